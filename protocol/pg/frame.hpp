@@ -45,4 +45,9 @@ struct StartupFrame {
 };
 DecodeResult<StartupFrame> decode_startup_frame(Bytes in);
 
+// Writing a typed message: begin_message appends the type byte and a placeholder length and
+// returns the length's offset; end_message sets that length to cover everything written since.
+std::size_t begin_message(Writer& w, char type);
+void end_message(Writer& w, std::size_t length_at);
+
 }  // namespace baton::protocol::pg
