@@ -1,0 +1,56 @@
+// Statement classification: is this SQL string safe on a replica, does it end a transaction, pin, SET?
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/sql/lexer.hpp"
+#include "routing/statement.hpp"
+
+namespace baton::routing {
+
+struct ClassifierOptions {
+  protocol::sql::Dialect dialect = protocol::sql::Dialect::kPostgres;
+  // Lowercased function names whose call sends a statement to the primary. An entry ending in '*'
+  // matches every name with that prefix ("pg_advisory_lock*"). Empty: default_volatile_functions(dialect).
+  std::vector<std::string> volatile_functions;
+};
+
+std::vector<std::string> default_volatile_functions(protocol::sql::Dialect d);
+
+struct Classification {
+  StatementClass cls = StatementClass::kWrite;
+  bool read_only = false;            // safe to send to a replica (when outside a transaction)
+  std::optional<Target> hint;        // from /* baton:primary */ or /* baton:replica */
+  PinReason pin = PinReason::kNone;  // first pin reason found
+  std::vector<SessionSet> sets;      // session SET/RESET to replay, in order
+  int statements = 0;                // number of statements in the string
+};
+
+// Classifies a simple Query string or a Parse statement. Never throws; when unsure, the answer is
+// kWrite / read_only = false (primary). Rules worth knowing:
+//  - A string of several statements is read_only only if every statement is a read; its cls is
+//    kRead then, and kWrite otherwise: "BEGIN; SELECT 1; COMMIT" is kWrite (sent whole to the
+//    primary; the proxy learns from ReadyForQuery whether a transaction is left open).
+//  - Only comments/whitespace: kEmpty, read_only = true, statements = 0.
+//  - Unterminated quote or comment: kWrite, read_only = false (hints and pins seen before it stay).
+//  - EXPLAIN (ANALYZE false|off|0) is not ANALYZE: it is a read when the explained statement is.
+//  - COPY is always kWrite: COPY FROM writes, COPY TO 'file'/PROGRAM acts on that node's host, and
+//    COPY (query) TO STDOUT would need the query's own classification; exports stay on the primary.
+//  - SET LOCAL, SET TRANSACTION, SET CONSTRAINTS: kOther with no sets (they end with the
+//    transaction). SET x FROM CURRENT and SET forms we cannot parse: kSessionSet with no sets.
+//  - SET SESSION CHARACTERISTICS: kSessionSet, pin kSessionCharacteristics, no sets.
+//  - DISCARD ALL: kSessionSet with one kResetAll set. Other DISCARDs: kOther.
+//  - SQL PREPARE: kOther with pin kSqlPrepare; EXECUTE: kWrite (we cannot see the prepared text).
+//  - CREATE TEMP ... ON COMMIT DROP does not pin (the table ends with the transaction); any other
+//    temporary object (TEMP/TEMPORARY table, view, sequence, SELECT INTO TEMP, pg_temp.x) pins.
+//  - DECLARE ... CURSOR: kOther; WITH HOLD pins.
+Classification classify(std::string_view sql, const ClassifierOptions& options);
+
+// The statement that replays `set` on another server connection, e.g. "SET search_path TO public"
+// or "SET TIME ZONE 'UTC'". Empty when the dialect has no such statement.
+std::string replay_sql(const SessionSet& set, protocol::sql::Dialect dialect);
+
+}  // namespace baton::routing
