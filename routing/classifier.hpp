@@ -34,7 +34,10 @@ struct Classification {
 //  - A string of several statements is read_only only if every statement is a read; its cls is
 //    kRead then, and kWrite otherwise: "BEGIN; SELECT 1; COMMIT" is kWrite (sent whole to the
 //    primary; the proxy learns from ReadyForQuery whether a transaction is left open).
-//  - Only comments/whitespace: kEmpty, read_only = true, statements = 0.
+//  - read_only is true for kRead, for a single BEGIN/START TRANSACTION ... READ ONLY, and for kEmpty
+//    (only comments/whitespace, statements = 0); a statement that pins is never read_only.
+//  - Volatile-function entries match the called name whatever its schema (pg_catalog.nextval);
+//    bare names compare case-insensitively, quoted ones exactly ("NEXTVAL"(...) is not nextval).
 //  - Unterminated quote or comment: kWrite, read_only = false (hints and pins seen before it stay).
 //  - EXPLAIN (ANALYZE false|off|0) is not ANALYZE: it is a read when the explained statement is.
 //  - COPY is always kWrite: COPY FROM writes, COPY TO 'file'/PROGRAM acts on that node's host, and
