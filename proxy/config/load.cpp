@@ -1,6 +1,7 @@
 // Reading each section of baton.toml into Config, checking what one entry can check on its own.
 #include <limits>
 
+#include "protocol/pg/scram.hpp"
 #include "proxy/config/reader.hpp"
 #include "proxy/config/values.hpp"
 
@@ -168,11 +169,14 @@ void read_user(TableReader& t, UserConfig& u, Report& report) {
 
   const std::string verifier_key = t.path("scram_verifier");
   if (verifier) {
-    auto check = check_scram_verifier(*verifier);
-    if (!check.value) {
-      report.error(report.line_of(verifier_key), verifier_key, "the verifier " + check.error);
-    } else {
+    // The proxy authenticates with protocol::pg::scram, so its parser decides; ours says what is wrong.
+    if (protocol::pg::scram::parse_verifier(*verifier)) {
       u.scram_verifier = *verifier;
+    } else {
+      auto check = check_scram_verifier(*verifier);
+      report.error(report.line_of(verifier_key), verifier_key,
+                   "the verifier " + (check.value ? std::string("is not canonical (leading zero or base64 padding)")
+                                                  : check.error));
     }
   }
   const bool has_password = password.state != Secret::State::kAbsent;
@@ -188,6 +192,9 @@ void read_user(TableReader& t, UserConfig& u, Report& report) {
                        "\" (or password_env, password_file, scram_verifier)");
     }
     return;
+  }
+  if (password.state == Secret::State::kResolved && u.password.empty() && u.auth != AuthMethod::kTrust) {
+    report.error(report.line_of(password.given_as), password.given_as, "must not be empty");
   }
   if (verifier && u.auth == AuthMethod::kMd5) {
     report.error(report.line_of(verifier_key), verifier_key,

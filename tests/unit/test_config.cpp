@@ -614,6 +614,8 @@ TEST_CASE("user credentials", "[config]") {
     expect_single_error(kNoUsers + "[[users]]\nname = \"app\"\n", "users[0].password", 12, "is required");
     expect_single_error(kNoUsers + "[[users]]\nname = \"app\"\nauth = \"md5\"\n", "users[0].password", 12,
                         "auth = \"md5\"");
+    expect_single_error(kNoUsers + "[[users]]\nname = \"app\"\npassword = \"\"\n", "users[0].password", 14,
+                        "must not be empty");
     Config c = load_ok(kNoUsers + "[[users]]\nname = \"app\"\nauth = \"trust\"\n");
     CHECK(c.users[0].auth == AuthMethod::kTrust);
   }
@@ -630,6 +632,14 @@ TEST_CASE("user credentials", "[config]") {
     CHECK(diags[0].line == 14);
     CHECK_THAT(diags[0].message, Catch::StartsWith("the verifier "));
     CHECK(diags[0].message.find("abc") == std::string::npos);
+  }
+  SECTION("a verifier with a leading zero in its iteration count is refused like the SCRAM code refuses it") {
+    std::string padded = kVerifier;
+    padded.replace(padded.find("$4096"), 5, "$04096");
+    CHECK(config::check_scram_verifier(padded).value.has_value());  // the shape alone is fine
+    expect_single_error(kNoUsers + "[[users]]\nname = \"app\"\nscram_verifier = \"" + padded +
+                            "\"\nserver_password = \"srv\"\n",
+                        "users[0].scram_verifier", 14, "not canonical");
   }
   SECTION("a verifier without a server password") {
     expect_single_error(kNoUsers + "[[users]]\nname = \"app\"\nscram_verifier = \"" + kVerifier + "\"\n",
