@@ -37,7 +37,8 @@ FailoverMachine::FailoverMachine(FailoverConfig config, const std::vector<NodeSp
     : config_(config),
       work_(make_topology(nodes, recorded ? recorded->epoch : 0)),
       tracks_(nodes.size()),
-      now_(now) {
+      now_(now),
+      started_(now) {
   if (recorded) {
     timeline_ = recorded->timeline;
     if (!recorded->primary.empty()) recorded_primary_ = work_.find(recorded->primary);
@@ -90,14 +91,24 @@ void FailoverMachine::on(const ProbeResult& p) {
   }
 }
 
-// Once every node has answered (or failed to), decide who is primary.
+// Once every node has answered (or failed to, or the start deadline passed), decide who is primary.
 void FailoverMachine::resolve_start() {
   for (const Track& t : tracks_) {
     if (!t.probed) return;
   }
   state_ = FailoverState::kHealthy;  // refined below
+  const std::vector<NodeId> claimants = sort_start_nodes();
+  if (config_.mode == FailoverMode::kFollow) {
+    follow_primary();
+    if (!work_.primary) enter_no_primary(DownReason::kNoClaimant, "no node claims primary");
+    return;
+  }
+  choose_start_primary(claimants);
+}
+
+// Standbys up, fenced nodes (from the state file) kept fenced; returns the nodes claiming primary.
+std::vector<NodeId> FailoverMachine::sort_start_nodes() {
   std::vector<NodeId> claimants;
-  bool fenced_any = false;
   for (NodeId i = 0; i < tracks_.size(); ++i) {
     Track& t = tracks_[i];
     if (node(i).health == NodeHealth::kFenced) {
@@ -116,14 +127,11 @@ void FailoverMachine::resolve_start() {
       claimants.push_back(i);
     }
   }
+  return claimants;
+}
 
-  if (config_.mode == FailoverMode::kFollow) {
-    follow_primary();
-    if (!work_.primary) enter_no_primary(DownReason::kUnknownPrimary, "no node claims primary");
-    return;
-  }
-
-  // Claimants behind the recorded timeline are stale; the recorded primary wins; else the highest timeline.
+// The recorded primary wins; else the highest timeline not behind the recorded one. Losers are fenced.
+void FailoverMachine::choose_start_primary(const std::vector<NodeId>& claimants) {
   std::optional<NodeId> chosen;
   bool tie = false;
   if (recorded_primary_ && contains(claimants, *recorded_primary_) &&
@@ -131,7 +139,7 @@ void FailoverMachine::resolve_start() {
     chosen = recorded_primary_;
   } else {
     for (NodeId c : claimants) {
-      std::uint32_t tl = node(c).timeline;
+      const std::uint32_t tl = node(c).timeline;
       if (tl < timeline_) continue;
       if (!chosen || tl > node(*chosen).timeline) {
         chosen = c;
@@ -143,16 +151,18 @@ void FailoverMachine::resolve_start() {
   }
   if (tie) {
     std::string names;
-    for (NodeId c : claimants) names += (names.empty() ? "" : ", ") + name(c);
     for (NodeId c : claimants) {
+      if (node(c).timeline != node(*chosen).timeline) continue;
+      names += (names.empty() ? "" : ", ") + name(c);
       set_role(c, NodeRole::kPrimary);
       set_health(c, NodeHealth::kDown);
     }
-    enter_no_primary(DownReason::kUnknownPrimary, "several nodes claim primary on timeline " +
-                                                      std::to_string(node(*chosen).timeline) + " (" + names +
-                                                      "): no primary chosen");
+    enter_no_primary(DownReason::kAmbiguous, "several nodes claim primary on timeline " +
+                                                 std::to_string(node(*chosen).timeline) + " (" + names +
+                                                 "): no primary chosen until only one of them answers");
     return;
   }
+  bool fenced_any = false;
   for (NodeId c : claimants) {
     if (c == chosen) continue;
     std::string why = "two primaries at start: " + name(c) + " (timeline " + std::to_string(node(c).timeline) + ")";
@@ -162,10 +172,7 @@ void FailoverMachine::resolve_start() {
     fenced_any = true;
   }
   if (chosen) {
-    work_.primary = chosen;
-    set_role(*chosen, NodeRole::kPrimary);
-    set_health(*chosen, NodeHealth::kUp);
-    timeline_ = node(*chosen).timeline;
+    adopt_primary(*chosen);
   } else if (recorded_primary_ && !tracks_[*recorded_primary_].reachable) {
     // The recorded primary did not answer: treat it as a suspect primary.
     work_.primary = recorded_primary_;
@@ -174,10 +181,32 @@ void FailoverMachine::resolve_start() {
     state_ = FailoverState::kPrimarySuspect;
     suspect_since_ = now_;
   } else {
-    enter_no_primary(DownReason::kUnknownPrimary, "no node claims primary");
+    enter_no_primary(DownReason::kNoClaimant, "no node claims primary");
   }
   if (fenced_any) record_state();
   if (state_ == FailoverState::kPrimarySuspect) check_confirm();
+}
+
+// Several nodes claimed primary on the same timeline: wait until exactly one of them answers.
+void FailoverMachine::resolve_ambiguous() {
+  std::optional<NodeId> only;
+  for (NodeId i = 0; i < tracks_.size(); ++i) {
+    const Track& t = tracks_[i];
+    if (!t.reachable || t.last_ok.in_recovery || node(i).health == NodeHealth::kFenced) continue;
+    if (only) return;
+    only = i;
+  }
+  if (only) adopt_primary(*only);
+}
+
+// A node that claims primary becomes the primary without a promotion (at start, or when none was known).
+void FailoverMachine::adopt_primary(NodeId id) {
+  work_.primary = id;
+  set_role(id, NodeRole::kPrimary);
+  set_health(id, NodeHealth::kUp);
+  timeline_ = node(id).timeline;
+  state_ = FailoverState::kHealthy;
+  down_reason_ = DownReason::kNone;
 }
 
 void FailoverMachine::probe_ok(const ProbeResult& p, bool was_reachable) {
@@ -205,13 +234,12 @@ void FailoverMachine::probe_ok(const ProbeResult& p, bool was_reachable) {
   }
   if (!p.in_recovery) {
     if (attempt_ == id) return;  // being promoted: its outcome decides
-    if (!work_.primary && down_reason_ != DownReason::kUnknownPrimary) {
-      work_.primary = id;
-      set_role(id, NodeRole::kPrimary);
-      set_health(id, NodeHealth::kUp);
-      timeline_ = p.timeline;
-      state_ = FailoverState::kHealthy;
-      down_reason_ = DownReason::kNone;
+    if (!work_.primary) {
+      if (down_reason_ == DownReason::kAmbiguous) {
+        resolve_ambiguous();
+      } else {
+        adopt_primary(id);
+      }
       return;
     }
     std::string primary_name = work_.primary ? name(*work_.primary) : std::string("undecided");
@@ -254,6 +282,7 @@ void FailoverMachine::probe_failed(const ProbeResult& p) {
     return;
   }
   if (node(id).health == NodeHealth::kUp) set_health(id, NodeHealth::kDown);
+  if (!work_.primary && down_reason_ == DownReason::kAmbiguous && acting()) resolve_ambiguous();
 }
 
 // Follow mode: the primary is the reachable node reporting itself primary on the highest timeline.
@@ -311,6 +340,12 @@ void FailoverMachine::follow_primary() {
 void FailoverMachine::on(const Tick& t) {
   now_ = std::max(now_, t.now);
   switch (state_) {
+    case FailoverState::kStarting:
+      if (now_ - started_ >= config_.down_after) {  // nodes that never answered count as failed
+        for (Track& track : tracks_) track.probed = true;
+        resolve_start();
+      }
+      break;
     case FailoverState::kPrimarySuspect:
       check_confirm();
       break;
@@ -473,6 +508,10 @@ void FailoverMachine::on(const Switchover& c) {
     return;
   }
   const bool forced = state_ == FailoverState::kNoPrimary;
+  if (forced && down_reason_ == DownReason::kAmbiguous) {
+    alert("switchover refused: several nodes claim primary; stop all but one");
+    return;
+  }
   if (state_ != FailoverState::kHealthy && !forced) {
     alert("switchover refused: cluster is " + std::string(to_string(state_)));
     return;

@@ -1,6 +1,6 @@
 // The failover state machine of one cluster: events in, actions out, time passed in with the events.
 //
-// States: starting -> healthy -> primary_suspect -> failing_over -> healthy (new epoch); a planned
+// States: starting (until every node has answered once, or down_after passed) -> healthy -> primary_suspect -> failing_over -> healthy (new epoch); a planned
 // switchover goes healthy -> switching_over -> healthy; no_primary means no writable primary (the
 // cluster is read-only): the primary is confirmed down and no failover happened (manual or follow
 // mode, the standbys say only our path to it is broken, or no standby is eligible), or none is known.
@@ -65,7 +65,7 @@ class FailoverMachine {
     int successes = 0;        // consecutive good probes
     ProbeResult last_ok;      // the latest good probe
   };
-  enum class DownReason { kNone, kManual, kFollow, kPathBroken, kNoCandidate, kUnknownPrimary };
+  enum class DownReason { kNone, kManual, kFollow, kPathBroken, kNoCandidate, kNoClaimant, kAmbiguous };
   enum class SwitchPhase { kNone, kReadOnly, kPromoting };
 
   void on(const ProbeResult& p);
@@ -83,6 +83,10 @@ class FailoverMachine {
   void on(const FenceDone& e);
 
   void resolve_start();
+  std::vector<NodeId> sort_start_nodes();
+  void choose_start_primary(const std::vector<NodeId>& claimants);
+  void resolve_ambiguous();
+  void adopt_primary(NodeId id);
   void probe_ok(const ProbeResult& p, bool was_reachable);
   void probe_failed(const ProbeResult& p);
   void standby_ok(NodeId id);
@@ -117,6 +121,7 @@ class FailoverMachine {
   std::vector<Track> tracks_;
   std::vector<Action> out_;
   TimePoint now_;
+  TimePoint started_;
   FailoverState state_ = FailoverState::kStarting;
   std::uint32_t timeline_ = 0;  // the current primary's timeline as recorded
   std::optional<NodeId> recorded_primary_;

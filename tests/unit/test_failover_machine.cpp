@@ -86,7 +86,7 @@ std::string describe_event(const Event& e) {
         } else if constexpr (std::is_same_v<T, Tick>) {
           return std::string("tick");
         } else {
-          return std::string("command/outcome index ") + typeid(T).name();
+          return "command or outcome (event index " + std::to_string(Event(x).index()) + ")";
         }
       },
       e);
@@ -648,4 +648,55 @@ TEST_CASE("scenario: drain and enable a standby; the primary cannot be drained",
   };
   s.insert(s.end(), rest.begin(), rest.end());
   run(m, s);
+}
+
+TEST_CASE("scenario: no node claims primary at start; the first claimant is adopted", "[failover][machine]") {
+  FailoverMachine m = machine();
+  run(m, {
+             {0ms, failed(0, ProbeStatus::kRefused), {}, kStarting},
+             {0ms, as_standby(1, 1000, std::nullopt), {}, kStarting},
+             {0ms, as_standby(2, 1000, std::nullopt),
+              {"RaiseAlert{no node claims primary}", published("epoch=0 primary=- a=unknown/down b=standby/up c=standby/up")},
+              kNoPrimary},
+             {30000ms, tick(), {}, kNoPrimary},  // no promotion without knowing who the primary was
+             {31000ms, as_primary(0, 1, 1000), {published(kAllUp)}, kHealthy},
+         });
+}
+
+TEST_CASE("scenario: two primaries on the same timeline at start: none chosen until only one answers",
+          "[failover][machine]") {
+  FailoverMachine m = machine();
+  run(m, {
+             {0ms, as_primary(0, 2, 5000), {}, kStarting},
+             {0ms, as_primary(1, 2, 5000), {}, kStarting},
+             {0ms, as_standby(2, 5000, 0, 2),
+              {"RaiseAlert{several nodes claim primary on timeline 2 (a, b): no primary chosen until only one of "
+               "them answers}",
+               published("epoch=0 primary=- a=primary/down b=primary/down c=standby/up")},
+              kNoPrimary},
+             {1000ms, as_primary(0, 2, 5000), {}, kNoPrimary},
+             {1000ms, Switchover{.target = 2},
+              {"RaiseAlert{switchover refused: several nodes claim primary; stop all but one}"}, kNoPrimary},
+             // The operator stops b: a is the only claimant left.
+             {2000ms, failed(1, ProbeStatus::kRefused),
+              {published("epoch=0 primary=a a=primary/up b=primary/down c=standby/up")}, kHealthy},
+             // b comes back still claiming primary: now there is a primary, so b is fenced.
+             {3000ms, as_primary(1, 2, 5000),
+              {"FenceNode{node=1}", "RaiseAlert{b claims primary (timeline 2) but the primary is a; fencing b}",
+               "RecordState{epoch=0 timeline=2 primary=a fenced=b}",
+               published("epoch=0 primary=a a=primary/up b=fenced c=standby/up")},
+              kHealthy},
+         });
+}
+
+TEST_CASE("scenario: a node that never answers at start counts as failed after down_after", "[failover][machine]") {
+  FailoverMachine m = machine();
+  run(m, {
+             {0ms, as_primary(0, 1, 1000), {}, kStarting},
+             {0ms, as_standby(1, 1000, 0), {}, kStarting},
+             {9999ms, tick(), {}, kStarting},
+             {10000ms, tick(), {published("epoch=0 primary=a a=primary/up b=standby/up c=unknown/down")}, kHealthy},
+             // Its first good probe brings it up at once: it was never up before.
+             {11000ms, as_standby(2, 1000, 0), {published(kAllUp)}, kHealthy},
+         });
 }
