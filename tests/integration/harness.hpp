@@ -1,0 +1,129 @@
+// Integration-test harness: shell commands with timeouts, free ports, PostgreSQL clusters and baton processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace baton::test {
+
+struct RunResult {
+  int exit_code = -1;  // the command's exit status; 128+N when killed by signal N; -1 on timeout
+  std::string output;  // stdout and stderr merged
+};
+
+// Runs `shell_command` with /bin/sh -c (stdin from /dev/null). On timeout the command's process
+// group is killed and exit_code is -1.
+RunResult run(const std::string& shell_command, std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// Quotes `s` for a POSIX shell command line.
+std::string shell_quote(const std::string& s);
+
+// A TCP port on 127.0.0.1 that is free now and was not handed out before by this process.
+int free_port();
+// The first of `count` consecutive such ports.
+int free_port_block(int count);
+
+std::string source_dir();    // the repository (BATON_SOURCE_DIR)
+std::string baton_binary();  // the baton executable (BATON_BINARY)
+
+// A new directory named /tmp/PREFIXxxxxxx (or under $BATON_TMP_ROOT when set), mode 0755 so the
+// postgres user can enter it.
+std::string make_temp_dir(const std::string& prefix);
+
+// True once 127.0.0.1:port accepts a TCP connection; false when `timeout` passes first.
+bool wait_for_port(int port, std::chrono::milliseconds timeout);
+
+std::string read_file(const std::string& path);
+
+// A PostgreSQL 15 cluster (primary + streaming replicas) run by tests/fixtures/pg_cluster.sh.
+class PgCluster {
+ public:
+  struct Options {
+    int replicas = 2;
+    bool synchronous = false;
+    bool tls = false;
+  };
+
+  explicit PgCluster(Options options);  // starts a new cluster on a free port block
+  ~PgCluster();                         // stops it
+  PgCluster(const PgCluster&) = delete;
+  PgCluster& operator=(const PgCluster&) = delete;
+
+  // One cluster (2 replicas, TLS on) for the whole binary, started on first use, stopped at exit.
+  static PgCluster& shared();
+
+  int port(int node) const;  // 0 = the primary as started, 1.. = replicas
+  int node_count() const;
+  pid_t postmaster_pid(int node) const;  // the live postmaster.pid, else the PID recorded at start
+  std::string dir() const;
+  std::string cert_dir() const;  // ca.crt, server.crt, server.key (only with tls)
+  std::string socket_dir() const;
+  const Options& options() const { return options_; }
+
+  // psql as postgres over the unix socket: -XAtq -v ON_ERROR_STOP=1, the SQL fed as a script.
+  RunResult psql(int node, const std::string& sql, const std::string& database = "app") const;
+  // The same, throwing std::runtime_error (with the output) unless psql exits 0; returns the
+  // output without its trailing newline.
+  std::string query(int node, const std::string& sql, const std::string& database = "app") const;
+
+  // Waits until every replica has replayed the primary's current WAL position (throws on timeout).
+  void wait_replicated(std::chrono::seconds timeout = std::chrono::seconds(30)) const;
+
+  // The last `lines` lines of node's server log.
+  std::string log_tail(int node, int lines = 50) const;
+
+ private:
+  void start();
+  void load_env();
+
+  Options options_;
+  std::string dir_;
+  std::string cert_dir_;
+  std::string sock_dir_;
+  std::vector<int> ports_;
+  std::vector<pid_t> pids_;
+  bool started_ = false;
+};
+
+// A baton process started from a TOML text.
+class BatonProcess {
+ public:
+  // Writes `config_toml` to a temp file, starts baton_binary() --config FILE with stdout and
+  // stderr to a log file, waits (bounded, 20 s) until every port in wait_ports accepts TCP.
+  // Throws std::runtime_error with the log on failure.
+  BatonProcess(const std::string& config_toml, std::vector<int> wait_ports);
+  ~BatonProcess();  // SIGTERM to its PID, SIGKILL after 10 s
+  BatonProcess(const BatonProcess&) = delete;
+  BatonProcess& operator=(const BatonProcess&) = delete;
+
+  pid_t pid() const;
+  std::string log() const;
+  std::string log_path() const;
+  std::string config_path() const;
+  bool running() const;
+  // Sends `signal`, waits up to `timeout` (then SIGKILL); returns the exit status (128+N when
+  // killed by signal N). Calling it again returns the same status.
+  int stop(int signal = SIGTERM, std::chrono::seconds timeout = std::chrono::seconds(15));
+
+ private:
+  bool reap(bool block) const;  // true once the process has exited (status_ set)
+
+  std::string dir_;
+  std::string config_path_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  mutable bool exited_ = false;
+  mutable int status_ = -1;
+};
+
+// Writes the new part of the log of every live BatonProcess to `out` (for failed assertions).
+// Each process's log is printed from where the previous call stopped, at most `max_bytes` each.
+void print_live_baton_logs(std::ostream& out, std::size_t max_bytes = 16384);
+
+}  // namespace baton::test
