@@ -350,10 +350,7 @@ void FailoverMachine::on(const Tick& t) {
       check_confirm();
       break;
     case FailoverState::kFailingOver:
-      if (attempt_ && now_ >= attempt_deadline_) {
-        abandoned_.push_back(*attempt_);
-        promotion_failed(*attempt_, "timed out");
-      }
+      if (attempt_ && now_ >= attempt_deadline_) promotion_failed(*attempt_, "timed out");
       break;
     case FailoverState::kSwitchingOver:
       if (now_ >= switch_deadline_) abort_switchover("timed out");
@@ -440,14 +437,17 @@ void FailoverMachine::promotion_failed(NodeId failed, const std::string& reason)
   }
   if (state_ != FailoverState::kFailingOver) return;
   attempt_.reset();
-  const std::vector<NodeId> next = elect(tried_);
   const std::string head = "promotion of " + name(failed) + " failed (" + reason + "); ";
-  if (!next.empty()) {
-    alert(head + "trying " + name(next.front()));
-    attempt(next.front(), tracks_[next.front()].last_ok.receive_lsn);
-    return;
+  if (!operator_choice_) {
+    const std::vector<NodeId> next = elect(tried_);
+    if (!next.empty()) {
+      alert(head + "trying " + name(next.front()));
+      attempt(next.front(), tracks_[next.front()].last_ok.receive_lsn);
+      return;
+    }
   }
-  alert(head + "no other standby is eligible; cluster is read-only");
+  alert(head + (operator_choice_ ? "" : "no other standby is eligible; ") + "cluster is read-only");
+  operator_choice_ = false;
   out_.push_back(ResumeWrites{});
   state_ = FailoverState::kNoPrimary;
   down_reason_ = DownReason::kNoCandidate;
@@ -464,7 +464,7 @@ void FailoverMachine::on(const PromoteSucceeded& e) {
     complete_promotion(e.node, e.timeline);
     return;
   }
-  if (!acting()) return;
+  if (!acting() || node(e.node).health == NodeHealth::kFenced) return;
   fence(e.node, "promotion of " + name(e.node) + " succeeded after it was abandoned; fencing " + name(e.node));
   record_state();
 }
@@ -490,6 +490,7 @@ void FailoverMachine::complete_promotion(NodeId promoted, std::uint32_t timeline
   out_.push_back(ResumeWrites{});
   state_ = FailoverState::kHealthy;
   attempt_.reset();
+  operator_choice_ = false;
   tried_.clear();
   needs_repoint_.clear();
   down_reason_ = DownReason::kNone;
@@ -528,8 +529,9 @@ void FailoverMachine::on(const Switchover& c) {
                    : std::string("switchover refused: no eligible standby"));
     return;
   }
-  if (forced) {  // no usable primary: promote the target directly
+  if (forced) {  // no usable primary: promote the target directly, and only it
     tried_.clear();
+    operator_choice_ = true;
     start_failover({*target});
     return;
   }
@@ -561,7 +563,6 @@ void FailoverMachine::on(const ReadOnlyFailed& e) {
 }
 
 void FailoverMachine::abort_switchover(const std::string& reason) {
-  if (switch_phase_ == SwitchPhase::kPromoting) abandoned_.push_back(switch_target_);
   const NodeId p = *work_.primary;
   out_.push_back(MakeWritable{p});
   out_.push_back(ResumeWrites{});

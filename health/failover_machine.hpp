@@ -133,7 +133,7 @@ class FailoverMachine {
   std::optional<NodeId> attempt_;       // the node being promoted
   TimePoint attempt_deadline_{};
   std::vector<NodeId> tried_;           // candidates tried in this failover
-  std::vector<NodeId> abandoned_;       // promotions we gave up on: fenced if they succeed late
+  bool operator_choice_ = false;        // the admin named the node to promote: no other is tried
   SwitchPhase switch_phase_ = SwitchPhase::kNone;
   NodeId switch_target_ = 0;
   TimePoint switch_deadline_{};

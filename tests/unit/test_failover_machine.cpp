@@ -700,3 +700,34 @@ TEST_CASE("scenario: a node that never answers at start counts as failed after d
              {11000ms, as_standby(2, 1000, 0), {published(kAllUp)}, kHealthy},
          });
 }
+
+TEST_CASE("scenario: an operator-chosen promotion that fails tries no other standby", "[failover][machine]") {
+  FailoverMachine m = machine(FailoverMode::kManual);
+  std::vector<Step> s = start();
+  std::vector<Step> rest = {
+      {1000ms, failed(0, ProbeStatus::kRefused),
+       {published("epoch=0 primary=a a=primary/suspect b=standby/up c=standby/up")}, kSuspect},
+      {1500ms, as_standby(1, 1500, std::nullopt), {}, kSuspect},
+      {1500ms, as_standby(2, 1400, std::nullopt), {}, kSuspect},
+      {2000ms, failed(0, ProbeStatus::kRefused), {}, kSuspect},
+      {3000ms, failed(0, ProbeStatus::kRefused),
+       {"RaiseAlert{primary a is down; manual mode: no automatic failover}",
+        published("epoch=0 primary=a a=primary/down b=standby/up c=standby/up")},
+       kNoPrimary},
+      {4000ms, Switchover{.target = 2}, {"PauseWrites", "WaitReplay{node=2 lsn=1400}", "PromoteNode{node=2 epoch=1}"},
+       kFailingOver},
+      {4500ms, PromoteFailed{.node = 2, .reason = "not in recovery"},
+       {"RaiseAlert{promotion of c failed (not in recovery); cluster is read-only}", "ResumeWrites"}, kNoPrimary},
+      {60000ms, tick(), {}, kNoPrimary},  // manual mode: nothing automatic
+      {60000ms, Switchover{}, {"PauseWrites", "WaitReplay{node=1 lsn=1500}", "PromoteNode{node=1 epoch=1}"},
+       kFailingOver},
+      {61000ms, PromoteSucceeded{.node = 1, .timeline = 2},
+       {"RepointStandby{node=2 new_primary=1}", "FenceNode{node=0}",
+        "RecordState{epoch=1 timeline=2 primary=b fenced=a}",
+        published("epoch=1 primary=b a=fenced b=primary/up c=standby/up"), "ResumeWrites"},
+       kHealthy},
+      {62000ms, PromoteSucceeded{.node = 1, .timeline = 2}, {}, kHealthy},  // duplicate report: nothing
+  };
+  s.insert(s.end(), rest.begin(), rest.end());
+  run(m, s);
+}
