@@ -1,9 +1,10 @@
 // The failover state machine of one cluster: events in, actions out, time passed in with the events.
 //
-// States: starting (until every node has answered once, or down_after passed) -> healthy -> primary_suspect -> failing_over -> healthy (new epoch); a planned
-// switchover goes healthy -> switching_over -> healthy; no_primary means no writable primary (the
-// cluster is read-only): the primary is confirmed down and no failover happened (manual or follow
-// mode, the standbys say only our path to it is broken, or no standby is eligible), or none is known.
+// States: starting (until every node has answered once, or down_after passed) -> healthy ->
+// primary_suspect -> failing_over -> healthy (new epoch); a planned switchover goes healthy ->
+// switching_over -> healthy; no_primary means no writable primary (the cluster is read-only): the
+// primary is confirmed down and no failover happened (manual or follow mode, the standbys say only our
+// path to it is broken, or no standby is eligible), or which node is primary is not known.
 //
 // Time: ProbeResult::at and Tick::now advance the machine's clock; commands and action outcomes are
 // taken to happen at the latest time seen, so the caller should tick regularly (the monitor's probe
@@ -133,7 +134,7 @@ class FailoverMachine {
   std::optional<NodeId> attempt_;       // the node being promoted
   TimePoint attempt_deadline_{};
   std::vector<NodeId> tried_;           // candidates tried in this failover
-  bool operator_choice_ = false;        // the admin named the node to promote: no other is tried
+  bool operator_choice_ = false;        // promotion forced by an admin command: no other is tried
   SwitchPhase switch_phase_ = SwitchPhase::kNone;
   NodeId switch_target_ = 0;
   TimePoint switch_deadline_{};
