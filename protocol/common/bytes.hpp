@@ -100,6 +100,10 @@ class Reader {
   // A NUL-terminated string; the view excludes the NUL. Fails when no NUL is found.
   std::string_view cstring() {
     if (failed_) return {};
+    if (pos_ >= data_.size()) {
+      failed_ = true;
+      return {};
+    }
     const void* nul = std::memchr(data_.data() + pos_, 0, data_.size() - pos_);
     if (nul == nullptr) {
       failed_ = true;

@@ -1,0 +1,134 @@
+// The process: builds TLS contexts and workers from the configuration, then runs the control loop.
+#include "proxy/app.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <thread>
+
+#include "proxy/log/log.hpp"
+#include "proxy/net/worker.hpp"
+
+namespace baton::proxy {
+
+App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {}
+
+App::~App() {
+  for (auto& w : workers_) w->stop();
+}
+
+std::string App::build_tls() {
+  namespace ssl = asio::ssl;
+  for (const ListenerConfig& l : config_->listeners) {
+    if (l.tls_mode == ClientTlsMode::kDisable) continue;
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    error_code ec;
+    ctx->use_certificate_chain_file(l.tls.cert_file, ec);
+    if (ec) return "listeners \"" + l.name + "\": tls.cert_file " + l.tls.cert_file + ": " + ec.message();
+    ctx->use_private_key_file(l.tls.key_file, ssl::context::pem, ec);
+    if (ec) return "listeners \"" + l.name + "\": tls.key_file " + l.tls.key_file + ": " + ec.message();
+    client_tls_[&l] = std::move(ctx);
+  }
+  for (const ClusterConfig& c : config_->clusters) {
+    if (c.server_tls_mode == ServerTlsMode::kDisable) continue;
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    error_code ec;
+    bool verify = c.server_tls_mode == ServerTlsMode::kVerifyCa || c.server_tls_mode == ServerTlsMode::kVerifyFull;
+    if (verify) {
+      ctx->load_verify_file(c.server_tls.ca_file, ec);
+      if (ec) return "clusters \"" + c.name + "\": server_tls.ca_file " + c.server_tls.ca_file + ": " + ec.message();
+      ctx->set_verify_mode(ssl::verify_peer);
+    } else {
+      ctx->set_verify_mode(ssl::verify_none);
+    }
+    if (!c.server_tls.cert_file.empty()) {
+      ctx->use_certificate_chain_file(c.server_tls.cert_file, ec);
+      if (!ec) ctx->use_private_key_file(c.server_tls.key_file, ssl::context::pem, ec);
+      if (ec) return "clusters \"" + c.name + "\": server_tls client certificate: " + ec.message();
+    }
+    server_tls_[&c] = std::move(ctx);
+  }
+  return {};
+}
+
+asio::ssl::context* App::client_tls(const ListenerConfig& l) {
+  auto it = client_tls_.find(&l);
+  return it == client_tls_.end() ? nullptr : it->second.get();
+}
+
+asio::ssl::context* App::server_tls(const ClusterConfig& c) {
+  auto it = server_tls_.find(&c);
+  return it == server_tls_.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<PoolShared> App::pool_shared(const std::string& key, int max_size) {
+  std::lock_guard lock(pools_mutex_);
+  auto& p = pools_[key];
+  if (!p) p = std::make_shared<PoolShared>(max_size);
+  return p;
+}
+
+void App::signal_pool(int from, const std::string& key) {
+  for (auto& w : workers_) {
+    if (w->index() == from) continue;
+    Worker* target = w.get();
+    target->post([target, key] { target->on_pool_signal(key); });
+  }
+}
+
+bool App::try_admit_client() {
+  int n = clients_.load(std::memory_order_relaxed);
+  while (n < config_->pool.max_client_conn) {
+    if (clients_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+void App::release_client() { clients_.fetch_sub(1, std::memory_order_acq_rel); }
+
+int App::run() {
+  if (std::string err = build_tls(); !err.empty()) {
+    log::error("app", err);
+    return 1;
+  }
+  int n = config_->general.workers > 0 ? config_->general.workers
+                                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  for (auto& w : workers_) {
+    if (std::string err = w->listen(); !err.empty()) {
+      log::error("app", err);
+      return 1;
+    }
+  }
+  for (auto& w : workers_) w->start();
+  for (const ListenerConfig& l : config_->listeners) {
+    log::info("app", "listening on ", l.host, ":", std::to_string(l.port), " (", l.name, ", ", to_string(l.protocol),
+              ", cluster ", l.cluster, ")");
+  }
+  log::info("app", "baton started with ", std::to_string(n), " workers");
+
+  // The control plane: signals now; health monitor and admin API join this io_context.
+  asio::io_context control(1);
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  int exit_code = 0;
+  std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      log::warn("app", "SIGHUP: live reload is not implemented yet; configuration unchanged");
+      signals.async_wait(on_signal);
+      return;
+    }
+    log::info("app", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": stopping");
+    for (auto& w : workers_) w->stop_accepting();
+    control.stop();
+  };
+  signals.async_wait(on_signal);
+  control.run();
+  for (auto& w : workers_) w->stop();
+  log::info("app", "stopped");
+  return exit_code;
+}
+
+}  // namespace baton::proxy

@@ -1,0 +1,95 @@
+// A connection's byte stream: plain TCP or TLS, with error codes instead of exceptions.
+#include "proxy/net/stream.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
+
+namespace baton::proxy {
+
+Stream::Stream(tcp::socket socket) : plain_(std::make_unique<tcp::socket>(std::move(socket))) {
+  error_code ignored;
+  plain_->set_option(tcp::no_delay(true), ignored);
+}
+
+Stream::~Stream() = default;
+
+tcp::socket& Stream::socket() { return tls_ ? tls_->next_layer() : *plain_; }
+
+asio::any_io_executor Stream::get_executor() { return socket().get_executor(); }
+
+bool Stream::is_open() const { return tls_ ? tls_->next_layer().is_open() : (plain_ && plain_->is_open()); }
+
+void Stream::close() {
+  error_code ignored;
+  if (!is_open()) return;
+  socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
+}
+
+awaitable<std::pair<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
+  if (tls_) {
+    auto [ec, n] = co_await tls_->async_read_some(buffer, use_tuple);
+    co_return std::pair{ec, n};
+  }
+  auto [ec, n] = co_await plain_->async_read_some(buffer, use_tuple);
+  co_return std::pair{ec, n};
+}
+
+awaitable<std::pair<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer,
+                                                               asio::cancellation_slot slot) {
+  if (tls_) {
+    auto [ec, n] = co_await tls_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
+    co_return std::pair{ec, n};
+  }
+  auto [ec, n] = co_await plain_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
+  co_return std::pair{ec, n};
+}
+
+awaitable<error_code> Stream::wait_readable() {
+  if (tls_) co_return error_code{};
+  auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, use_tuple);
+  co_return ec;
+}
+
+awaitable<error_code> Stream::write(const std::vector<asio::const_buffer>& buffers) {
+  if (tls_) {
+    auto [ec, n] = co_await asio::async_write(*tls_, buffers, use_tuple);
+    co_return ec;
+  }
+  auto [ec, n] = co_await asio::async_write(*plain_, buffers, use_tuple);
+  co_return ec;
+}
+
+awaitable<error_code> Stream::write(asio::const_buffer buffer) {
+  if (tls_) {
+    auto [ec, n] = co_await asio::async_write(*tls_, buffer, use_tuple);
+    co_return ec;
+  }
+  auto [ec, n] = co_await asio::async_write(*plain_, buffer, use_tuple);
+  co_return ec;
+}
+
+awaitable<error_code> Stream::tls_accept(asio::ssl::context& context) {
+  return tls_upgrade(context, asio::ssl::stream_base::server, {}, false);
+}
+
+awaitable<error_code> Stream::tls_connect(asio::ssl::context& context, const std::string& server_name,
+                                          bool verify_host_name) {
+  return tls_upgrade(context, asio::ssl::stream_base::client, server_name, verify_host_name);
+}
+
+awaitable<error_code> Stream::tls_upgrade(asio::ssl::context& context, asio::ssl::stream_base::handshake_type type,
+                                          const std::string& server_name, bool verify_host_name) {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(*plain_), context);
+  plain_.reset();
+  if (type == asio::ssl::stream_base::client) {
+    if (!server_name.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
+    if (verify_host_name) tls_->set_verify_callback(asio::ssl::host_name_verification(server_name));
+  }
+  auto [ec] = co_await tls_->async_handshake(type, use_tuple);
+  co_return ec;
+}
+
+}  // namespace baton::proxy

@@ -1,0 +1,54 @@
+// A connection's byte stream: a TCP socket, optionally upgraded to TLS in place.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+#include "proxy/net/asio.hpp"
+
+namespace baton::proxy {
+
+class Stream {
+ public:
+  explicit Stream(tcp::socket socket);
+  Stream(Stream&&) = default;
+  Stream& operator=(Stream&&) = default;
+  ~Stream();
+
+  // Reads what is available (at least one byte). Returns {error, bytes}.
+  awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+  // The same, cancellable through `slot` (the relay stops a pump this way).
+  awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
+  // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
+  // with TLS it returns at once, since decrypted bytes may already be buffered.
+  awaitable<error_code> wait_readable();
+  // Writes every byte of the buffer sequence.
+  awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
+  awaitable<error_code> write(asio::const_buffer buffer);
+
+  // TLS upgrade as the server side (a client connecting to baton) or the client side (baton to a server).
+  awaitable<error_code> tls_accept(asio::ssl::context& context);
+  awaitable<error_code> tls_connect(asio::ssl::context& context, const std::string& server_name,
+                                    bool verify_host_name);
+  bool is_tls() const { return tls_ != nullptr; }
+
+  void close();
+  bool is_open() const;
+  tcp::socket& socket();
+  asio::any_io_executor get_executor();
+
+ private:
+  awaitable<error_code> tls_upgrade(asio::ssl::context& context, asio::ssl::stream_base::handshake_type type,
+                                    const std::string& server_name, bool verify_host_name);
+
+  std::unique_ptr<tcp::socket> plain_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+};
+
+}  // namespace baton::proxy

@@ -1,0 +1,713 @@
+// The PostgreSQL relay: a client's messages to its server and the answers back, two pumps at once,
+// with prepared statements renamed and the server given back at transaction boundaries.
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "protocol/pg/be.hpp"
+#include "protocol/pg/fe.hpp"
+#include "protocol/pg/frame.hpp"
+#include "protocol/pg/sqlstate.hpp"
+#include "proxy/log/log.hpp"
+#include "proxy/net/worker.hpp"
+#include "proxy/pg/io.hpp"
+#include "proxy/pg/session.hpp"
+#include "routing/classifier.hpp"
+
+namespace baton::proxy::pg {
+
+namespace pgp = protocol::pg;
+namespace be = protocol::pg::be;
+namespace fe = protocol::pg::fe;
+namespace sqlstate = protocol::pg::sqlstate;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::uint8_t kParseComplete[5] = {'1', 0, 0, 0, 4};
+constexpr std::uint8_t kBindComplete[5] = {'2', 0, 0, 0, 4};
+constexpr std::uint8_t kCloseComplete[5] = {'3', 0, 0, 0, 4};
+// A statement name no client can have: closing it is a no-op the server still answers, which keeps
+// baton's own answers in the server's order.
+constexpr std::string_view kNoopStatement = "baton_noop";
+
+const std::uint8_t* completion_bytes(char type) {
+  switch (type) {
+    case '1': return kParseComplete;
+    case '2': return kBindComplete;
+    default: return kCloseComplete;
+  }
+}
+
+bool ends_with_sync(Expect::Kind k) {
+  return k == Expect::Kind::kSync || k == Expect::Kind::kQuery || k == Expect::Kind::kFunctionCall;
+}
+
+// Server messages the relay reads whole (small, and their bodies matter); others may stream.
+bool needs_whole(char type) {
+  return type == be::kReadyForQuery || type == be::kParameterStatus || type == be::kCommandComplete;
+}
+
+const routing::ClassifierOptions& classifier_options() {
+  static const routing::ClassifierOptions options = [] {
+    routing::ClassifierOptions o;
+    o.volatile_functions = routing::default_volatile_functions(protocol::sql::Dialect::kPostgres);
+    return o;
+  }();
+  return options;
+}
+
+}  // namespace
+
+// ---- the main loop -------------------------------------------------------------------------
+
+awaitable<void> Session::serve() {
+  const Config& cfg = worker_.config();
+  for (;;) {
+    if (!server_) {
+      // Idle: wait for the next message without holding a server connection (or a buffer).
+      auto head = pgp::decode_header(client_in_.readable(), cfg.general.max_message_size);
+      if (std::holds_alternative<protocol::Malformed>(head)) {
+        co_await send_fatal(sqlstate::kProtocolViolation, "invalid message length or type from client");
+        co_return;
+      }
+      if (std::holds_alternative<protocol::NeedMore>(head)) {
+        client_in_.release_if_empty();
+        if (cfg.pool.client_idle_timeout.count() > 0 && client_in_.empty()) {
+          asio::steady_timer timer(co_await asio::this_coro::executor, cfg.pool.client_idle_timeout);
+          auto r = co_await (client_.wait_readable() || timer.async_wait(use_tuple));
+          if (r.index() == 1) {
+            co_await send_fatal(sqlstate::kIdleSessionTimeout, "terminating connection due to client_idle_timeout");
+            co_return;
+          }
+        } else if (client_in_.empty()) {
+          if (co_await client_.wait_readable()) co_return;
+        }
+        auto [ec, n] = co_await client_.read_some(client_in_.prepare(5));
+        if (ec || n == 0) co_return;
+        client_in_.commit(n);
+        continue;
+      }
+      char type = static_cast<char>(client_in_.readable()[0]);
+      if (type == fe::kTerminate) co_return;
+      if (skip_to_sync_) {
+        // Drop what is left of a batch whose server was lost (we already answered it).
+        auto whole = pgp::decode_frame(client_in_.readable(), cfg.general.max_message_size);
+        if (auto* f = std::get_if<protocol::Decoded<pgp::Frame>>(&whole)) {
+          if (f->value.type == fe::kSync) skip_to_sync_ = false;
+          client_in_.consume(f->consumed);
+          continue;
+        }
+        auto [ec, n] = co_await client_.read_some(client_in_.prepare(1));
+        if (ec || n == 0) co_return;
+        client_in_.commit(n);
+        continue;
+      }
+      if (ServerError e = co_await acquire_server(); !e.empty()) {
+        co_await send_fatal(e.sqlstate, e.message);
+        co_return;
+      }
+      if (ServerError e = co_await align_server(); !e.empty()) {
+        co_await send_fatal(e.sqlstate, e.message);
+        co_return;
+      }
+    }
+    if (co_await attach_and_relay() == End::kClose) co_return;
+  }
+}
+
+awaitable<Session::End> Session::attach_and_relay() {
+  releasing_ = false;
+  server_gone_ = false;
+  client_processed_ = 0;
+  server_processed_ = 0;
+  co_await (client_pump() && server_pump());
+
+  if (fatal_client_error_) {
+    finish_server(false);
+    co_await send_fatal(client_error_sqlstate_, client_error_message_);
+    co_return End::kClose;
+  }
+  if (server_gone_) {
+    bool in_flight = !expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_;
+    const std::string node = server_ ? server_->target->node_name : std::string();
+    finish_server(false);
+    if (client_gone_) co_return End::kClose;
+    if (in_flight) {
+      // The transaction is lost with its server; the client's connection to baton goes on.
+      std::vector<std::uint8_t> out;
+      protocol::Writer w(out);
+      std::string msg = "server connection lost: the transaction on node \"" + node +
+                        "\" was aborted; the session continues on another server connection";
+      be::encode_error(w, be::ErrorSpec{.severity = "ERROR", .sqlstate = sqlstate::kConnectionFailure, .message = msg});
+      be::encode_ready_for_query(w, be::TxStatus::kIdle);
+      skip_to_sync_ = unsynced_;
+      expects_.clear();
+      tx_ = be::TxStatus::kIdle;
+      unsynced_ = false;
+      if (co_await write_all(client_, out)) co_return End::kClose;
+    }
+    co_return End::kContinue;
+  }
+  if (client_gone_) co_return End::kClose;
+  finish_server(true);
+  co_return End::kContinue;
+}
+
+bool Session::may_release() const {
+  return mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone && expects_.empty() &&
+         tx_ == be::TxStatus::kIdle && !unsynced_ && client_stream_left_ == 0 && server_stream_left_ == 0;
+}
+
+// ---- client to server ----------------------------------------------------------------------
+
+awaitable<void> Session::client_pump() {
+  const std::uint32_t max = worker_.config().general.max_message_size;
+  for (;;) {
+    // Once the server pump gave the connection back, bytes read stay buffered for the next transaction.
+    if (releasing_) co_return;
+    std::size_t need = 1;
+    if (!process_client_frames()) {
+      fatal_client_error_ = true;
+      server_read_cancel_.emit(asio::cancellation_type::terminal);
+      co_return;
+    }
+    if (!to_server_.empty()) {
+      server_gather_.clear();
+      for (const Piece& p : to_server_) {
+        server_gather_.emplace_back(p.data ? p.data : to_server_scratch_.data() + p.offset, p.size);
+      }
+      error_code ec = co_await server_->stream.write(server_gather_);
+      to_server_.clear();
+      if (ec) {
+        server_gone_ = true;
+        server_->stream.close();
+        co_return;
+      }
+    }
+    client_in_.consume(client_processed_);
+    client_processed_ = 0;
+    if (client_gone_) {
+      // Terminate, or the client closed: stop the server pump unless an answer is still coming.
+      if (expects_.empty()) server_read_cancel_.emit(asio::cancellation_type::terminal);
+      co_return;
+    }
+    if (releasing_ || server_gone_) co_return;
+    // A partly received message: make room for all of it.
+    auto head = pgp::decode_header(client_in_.readable(), max);
+    if (auto* h = std::get_if<protocol::Decoded<pgp::FrameHeader>>(&head)) {
+      if (h->value.total() > client_in_.size()) need = h->value.total() - client_in_.size();
+    }
+    auto [ec, n] = co_await client_.read_some(client_in_.prepare(need), client_read_cancel_.slot());
+    if (ec == asio::error::operation_aborted && (releasing_ || server_gone_)) co_return;
+    // A read that completed just as the release was decided (its cancellation came too late).
+    if (!ec && n > 0 && (releasing_ || server_gone_)) {
+      client_in_.commit(n);
+      co_return;
+    }
+    if (ec || n == 0) {
+      client_gone_ = true;
+      if (expects_.empty()) server_read_cancel_.emit(asio::cancellation_type::terminal);
+      co_return;
+    }
+    client_in_.commit(n);
+  }
+}
+
+void Session::to_server_bytes(protocol::Bytes bytes) {
+  if (!to_server_.empty()) {
+    Piece& last = to_server_.back();
+    if (last.data != nullptr && last.data + last.size == bytes.data()) {
+      last.size += bytes.size();
+      return;
+    }
+  }
+  to_server_.push_back(Piece{bytes.data(), 0, bytes.size()});
+}
+
+void Session::to_server_scratch(std::size_t from) {
+  to_server_.push_back(Piece{nullptr, from, to_server_scratch_.size() - from});
+}
+
+bool Session::process_client_frames() {
+  const std::uint32_t max = worker_.config().general.max_message_size;
+  auto fail = [this](std::string_view code, std::string message) {
+    client_error_sqlstate_ = std::string(code);
+    client_error_message_ = std::move(message);
+    return false;
+  };
+  protocol::Bytes data = client_in_.readable();
+  std::size_t pos = 0;
+  to_server_scratch_.clear();
+  if (client_stream_left_ > 0) {
+    std::size_t n = std::min(client_stream_left_, data.size());
+    to_server_bytes(data.first(n));
+    client_stream_left_ -= n;
+    pos = n;
+  }
+  while (pos < data.size() && client_stream_left_ == 0 && !client_gone_) {
+    protocol::Bytes rest = data.subspan(pos);
+    auto head = pgp::decode_header(rest, max);
+    if (std::holds_alternative<protocol::NeedMore>(head)) break;
+    if (std::holds_alternative<protocol::Malformed>(head)) {
+      return fail(sqlstate::kProtocolViolation, "invalid message length (over max_message_size or below 4)");
+    }
+    const pgp::FrameHeader h = std::get<protocol::Decoded<pgp::FrameHeader>>(head).value;
+    if (rest.size() < h.total()) {
+      // COPY data may be larger than any buffer: forward it as it comes.
+      if (h.type == fe::kCopyData) {
+        to_server_bytes(rest);
+        client_stream_left_ = h.total() - rest.size();
+        pos = data.size();
+      }
+      break;
+    }
+    protocol::Bytes whole = rest.first(h.total());
+    protocol::Bytes body = whole.subspan(5);
+    switch (h.type) {
+      case fe::kQuery: {
+        auto q = fe::decode_query(body);
+        if (!protocol::is_ok(q)) return fail(sqlstate::kProtocolViolation, "malformed Query message");
+        auto sets = note_statement(std::get<protocol::Decoded<fe::Query>>(q).value.sql);
+        expects_.push_back(Expect{.kind = Expect::Kind::kQuery, .sets = std::move(sets)});
+        to_server_bytes(whole);
+        break;
+      }
+      case fe::kParse: {
+        if (!protocol::is_ok(fe::decode_parse(body))) return fail(sqlstate::kProtocolViolation, "malformed Parse message");
+        forward_parse(body, whole);
+        unsynced_ = true;
+        break;
+      }
+      case fe::kBind:
+        if (!forward_bind(body, whole)) return fail(sqlstate::kProtocolViolation, "malformed Bind message");
+        unsynced_ = true;
+        break;
+      case fe::kDescribe:
+        if (!forward_describe(body, whole)) return fail(sqlstate::kProtocolViolation, "malformed Describe message");
+        unsynced_ = true;
+        break;
+      case fe::kExecute: {
+        auto e = fe::decode_execute(body);
+        if (!protocol::is_ok(e)) return fail(sqlstate::kProtocolViolation, "malformed Execute message");
+        Expect x{.kind = Expect::Kind::kExecute};
+        if (std::get<protocol::Decoded<fe::Execute>>(e).value.portal.empty()) x.sets = bound_sets_;
+        expects_.push_back(std::move(x));
+        to_server_bytes(whole);
+        unsynced_ = true;
+        break;
+      }
+      case fe::kClose:
+        if (!protocol::is_ok(fe::decode_close(body))) return fail(sqlstate::kProtocolViolation, "malformed Close message");
+        forward_close(body, whole);
+        unsynced_ = true;
+        break;
+      case fe::kSync:
+        expects_.push_back(Expect{.kind = Expect::Kind::kSync});
+        to_server_bytes(whole);
+        unsynced_ = false;
+        break;
+      case fe::kFlush:
+        to_server_bytes(whole);
+        break;
+      case fe::kFunctionCall:
+        expects_.push_back(Expect{.kind = Expect::Kind::kFunctionCall});
+        to_server_bytes(whole);
+        break;
+      case fe::kCopyData:
+      case fe::kCopyDone:
+      case fe::kCopyFail:
+        to_server_bytes(whole);
+        break;
+      case fe::kTerminate:
+        client_gone_ = true;
+        break;
+      default:
+        return fail(sqlstate::kProtocolViolation,
+                    "invalid frontend message type " + std::to_string(static_cast<unsigned char>(h.type)));
+    }
+    pos += h.total();
+  }
+  client_processed_ = pos;
+  return true;
+}
+
+std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(std::string_view sql) {
+  routing::Classification c = routing::classify(sql, classifier_options());
+  if (c.pin != routing::PinReason::kNone && pin_ == routing::PinReason::kNone && mode_ == PoolMode::kTransaction) {
+    pin_ = c.pin;
+    log::info("session", "session pinned to its server connection: ", routing::to_string(c.pin));
+  }
+  if (c.sets.empty()) return nullptr;
+  return std::make_shared<const std::vector<routing::SessionSet>>(std::move(c.sets));
+}
+
+// ---- prepared statements ---------------------------------------------------------------------
+
+void Session::forward_parse(protocol::Bytes body, protocol::Bytes whole) {
+  fe::Parse p = std::get<protocol::Decoded<fe::Parse>>(fe::decode_parse(body)).value;
+  auto sets = note_statement(p.query);
+  if (p.name.empty() || server_->target->max_prepared_statements == 0) {
+    if (p.name.empty()) unnamed_sets_ = std::move(sets);
+    expects_.push_back(Expect{.kind = Expect::Kind::kParse});
+    to_server_bytes(whole);
+    return;
+  }
+  StatementPtr def = worker_.statements().intern(p.query, p.param_types);
+  statements_[std::string(p.name)] = def;
+  std::size_t from = to_server_scratch_.size();
+  protocol::Writer w(to_server_scratch_);
+  if (server_->prepared.contains(def->id)) {
+    // Already prepared on this server: a no-op Close whose answer the client sees as ParseComplete.
+    server_->prepared.touch(def->id);
+    fe::encode_close(w, fe::Close{'S', kNoopStatement});
+    expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kReplace, .replace_with = '1'});
+  } else {
+    if (StatementPtr evicted = server_->prepared.add(def)) {
+      fe::encode_close(w, fe::Close{'S', evicted->server_name});
+      expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kSwallow});
+    }
+    fe::encode_parse(w, fe::Parse{def->server_name, def->query, def->param_types});
+    expects_.push_back(Expect{.kind = Expect::Kind::kParse, .forget_on_error = def->id});
+  }
+  to_server_scratch(from);
+}
+
+void Session::ensure_prepared(const StatementPtr& def) {
+  if (server_->prepared.contains(def->id)) {
+    server_->prepared.touch(def->id);
+    return;
+  }
+  std::size_t from = to_server_scratch_.size();
+  protocol::Writer w(to_server_scratch_);
+  if (StatementPtr evicted = server_->prepared.add(def)) {
+    fe::encode_close(w, fe::Close{'S', evicted->server_name});
+    expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kSwallow});
+  }
+  fe::encode_parse(w, fe::Parse{def->server_name, def->query, def->param_types});
+  expects_.push_back(Expect{.kind = Expect::Kind::kParse, .action = Expect::Action::kSwallow, .forget_on_error = def->id});
+  to_server_scratch(from);
+}
+
+bool Session::forward_bind(protocol::Bytes body, protocol::Bytes whole) {
+  auto r = fe::decode_bind_head(body);
+  auto* ok = std::get_if<protocol::Decoded<fe::BindHead>>(&r);
+  if (ok == nullptr) return false;
+  const fe::BindHead& b = ok->value;
+  auto it = b.statement.empty() ? statements_.end() : statements_.find(std::string(b.statement));
+  if (it == statements_.end() || server_->target->max_prepared_statements == 0) {
+    bound_sets_ = b.statement.empty() ? unnamed_sets_ : nullptr;
+    expects_.push_back(Expect{.kind = Expect::Kind::kBind});
+    to_server_bytes(whole);
+    return true;
+  }
+  bound_sets_ = nullptr;
+  ensure_prepared(it->second);
+  std::size_t from = to_server_scratch_.size();
+  protocol::Writer w(to_server_scratch_);
+  fe::encode_bind(w, b.portal, it->second->server_name, b.rest);
+  to_server_scratch(from);
+  expects_.push_back(Expect{.kind = Expect::Kind::kBind});
+  return true;
+}
+
+bool Session::forward_describe(protocol::Bytes body, protocol::Bytes whole) {
+  auto r = fe::decode_describe(body);
+  auto* ok = std::get_if<protocol::Decoded<fe::Describe>>(&r);
+  if (ok == nullptr) return false;
+  const fe::Describe& d = ok->value;
+  expects_.push_back(Expect{.kind = Expect::Kind::kDescribe});
+  auto it = (d.kind == 'S' && !d.name.empty()) ? statements_.find(std::string(d.name)) : statements_.end();
+  if (it == statements_.end() || server_->target->max_prepared_statements == 0) {
+    to_server_bytes(whole);
+    return true;
+  }
+  // The Describe's answer must follow any Parse we inject: move its expectation behind them.
+  expects_.pop_back();
+  ensure_prepared(it->second);
+  std::size_t from = to_server_scratch_.size();
+  protocol::Writer w(to_server_scratch_);
+  fe::encode_describe(w, fe::Describe{'S', it->second->server_name});
+  to_server_scratch(from);
+  expects_.push_back(Expect{.kind = Expect::Kind::kDescribe});
+  return true;
+}
+
+void Session::forward_close(protocol::Bytes body, protocol::Bytes whole) {
+  fe::Close c = std::get<protocol::Decoded<fe::Close>>(fe::decode_close(body)).value;
+  expects_.push_back(Expect{.kind = Expect::Kind::kClose});
+  if (c.kind != 'S' || c.name.empty() || server_->target->max_prepared_statements == 0) {
+    to_server_bytes(whole);
+    return;
+  }
+  // The server keeps its copy (other clients may share it); the client's name goes away.
+  statements_.erase(std::string(c.name));
+  std::size_t from = to_server_scratch_.size();
+  protocol::Writer w(to_server_scratch_);
+  fe::encode_close(w, fe::Close{'S', kNoopStatement});
+  to_server_scratch(from);
+}
+
+// ---- server to client ----------------------------------------------------------------------
+
+awaitable<void> Session::server_pump() {
+  const std::uint32_t max = server_->target->max_message_size;
+  for (;;) {
+    if (client_gone_ && expects_.empty()) co_return;
+    if (fatal_client_error_ || server_gone_) co_return;
+    std::size_t need = 1;
+    protocol::Bytes have = server_->in.readable();
+    if (have.size() >= 5 && server_stream_left_ == 0) {
+      auto head = pgp::decode_header(have, max);
+      if (auto* h = std::get_if<protocol::Decoded<pgp::FrameHeader>>(&head)) {
+        if (needs_whole(h->value.type) && h->value.total() > have.size()) need = h->value.total() - have.size();
+      }
+    }
+    auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need), server_read_cancel_.slot());
+    if (ec == asio::error::operation_aborted && (client_gone_ || fatal_client_error_)) co_return;
+    if (ec || n == 0) {
+      server_gone_ = true;
+      log::warn("session", "server connection to \"", server_->target->node_name, "\" lost: ",
+                ec ? ec.message() : std::string("closed by server"));
+      client_read_cancel_.emit(asio::cancellation_type::terminal);
+      co_return;
+    }
+    server_->in.commit(n);
+    if (!process_server_bytes()) {
+      server_gone_ = true;
+      server_->stream.close();
+      client_read_cancel_.emit(asio::cancellation_type::terminal);
+      co_return;
+    }
+    if (!to_client_.empty() && !client_gone_) {
+      client_gather_.clear();
+      for (const Piece& p : to_client_) client_gather_.emplace_back(p.data, p.size);
+      error_code wec = co_await client_.write(client_gather_);
+      if (wec) {
+        client_gone_ = true;
+        client_read_cancel_.emit(asio::cancellation_type::terminal);
+      }
+    }
+    to_client_.clear();
+    server_->in.consume(server_processed_);
+    server_processed_ = 0;
+    if (may_release()) {
+      releasing_ = true;
+      client_read_cancel_.emit(asio::cancellation_type::terminal);
+      co_return;
+    }
+  }
+}
+
+bool Session::process_server_bytes() {
+  const std::uint32_t max = server_->target->max_message_size;
+  protocol::Bytes data = server_->in.readable();
+  std::size_t pos = 0;
+  auto forward = [this](protocol::Bytes b) {
+    if (!to_client_.empty()) {
+      Piece& last = to_client_.back();
+      if (last.data + last.size == b.data()) {
+        last.size += b.size();
+        return;
+      }
+    }
+    to_client_.push_back(Piece{b.data(), 0, b.size()});
+  };
+  if (server_stream_left_ > 0) {
+    std::size_t n = std::min(server_stream_left_, data.size());
+    forward(data.first(n));
+    server_stream_left_ -= n;
+    pos = n;
+  }
+  while (pos < data.size() && server_stream_left_ == 0) {
+    protocol::Bytes rest = data.subspan(pos);
+    auto head = pgp::decode_header(rest, max);
+    if (std::holds_alternative<protocol::NeedMore>(head)) break;
+    if (std::holds_alternative<protocol::Malformed>(head)) {
+      log::error("session", "malformed message from server \"", server_->target->node_name, "\"");
+      return false;
+    }
+    const pgp::FrameHeader h = std::get<protocol::Decoded<pgp::FrameHeader>>(head).value;
+    bool complete = rest.size() >= h.total();
+    if (!complete && needs_whole(h.type)) break;
+    protocol::Bytes whole = rest.first(std::min(rest.size(), h.total()));
+    bool pass = true;
+
+    auto front_is = [this](Expect::Kind k) { return !expects_.empty() && expects_.front().kind == k; };
+    switch (h.type) {
+      case be::kReadyForQuery: {
+        auto r = be::decode_ready_for_query(whole.subspan(5));
+        if (!protocol::is_ok(r)) return false;
+        tx_ = std::get<protocol::Decoded<be::ReadyForQuery>>(r).value.status;
+        if (expects_.empty() || !ends_with_sync(expects_.front().kind)) {
+          log::error("session", "unexpected ReadyForQuery from server \"", server_->target->node_name, "\"");
+          return false;
+        }
+        auto sets = std::move(expects_.front().sets);
+        expects_.pop_front();
+        if (tx_ == be::TxStatus::kIdle) {
+          if (commit_seen_) apply_sets(tx_sets_);
+          tx_sets_.clear();
+        }
+        if (sets && !query_failed_) {
+          if (tx_ == be::TxStatus::kIdle) apply_sets(*sets);
+          else tx_sets_.insert(tx_sets_.end(), sets->begin(), sets->end());
+        }
+        commit_seen_ = false;
+        query_failed_ = false;
+        break;
+      }
+      case be::kErrorResponse: {
+        if (expects_.empty() || ends_with_sync(expects_.front().kind)) {
+          query_failed_ = true;
+          break;
+        }
+        // An extended-protocol message failed: the server skips everything up to Sync.
+        while (!expects_.empty() && !ends_with_sync(expects_.front().kind)) {
+          if (expects_.front().forget_on_error != 0) server_->prepared.forget(expects_.front().forget_on_error);
+          expects_.pop_front();
+        }
+        break;
+      }
+      case be::kParseComplete:
+      case be::kBindComplete:
+      case be::kCloseComplete: {
+        Expect::Kind want = h.type == be::kParseComplete  ? Expect::Kind::kParse
+                            : h.type == be::kBindComplete ? Expect::Kind::kBind
+                                                          : Expect::Kind::kClose;
+        if (!front_is(want)) {
+          log::error("session", "unexpected message '", std::string(1, h.type), "' from server");
+          return false;
+        }
+        Expect x = std::move(expects_.front());
+        expects_.pop_front();
+        if (x.action == Expect::Action::kSwallow) {
+          pass = false;
+        } else if (x.action == Expect::Action::kReplace) {
+          pass = false;
+          to_client_.push_back(Piece{completion_bytes(x.replace_with), 0, 5});
+        }
+        break;
+      }
+      case be::kRowDescription:
+      case be::kNoData:
+        if (front_is(Expect::Kind::kDescribe)) expects_.pop_front();
+        break;
+      case be::kCommandComplete: {
+        auto r = be::decode_command_complete(whole.subspan(5));
+        if (auto* ok = std::get_if<protocol::Decoded<be::CommandComplete>>(&r)) {
+          std::string_view tag = ok->value.tag;
+          if (tag == "COMMIT") commit_seen_ = true;
+          if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") server_->prepared.clear();
+        }
+        if (front_is(Expect::Kind::kExecute)) {
+          if (expects_.front().sets) {
+            // Extended-protocol SET: applied with the transaction that ran it, at the next Sync.
+            for (const auto& s : *expects_.front().sets) tx_sets_.push_back(s);
+            commit_seen_ = commit_seen_ || tx_ == be::TxStatus::kIdle;
+          }
+          expects_.pop_front();
+        }
+        break;
+      }
+      case be::kEmptyQueryResponse:
+      case be::kPortalSuspended:
+        if (front_is(Expect::Kind::kExecute)) expects_.pop_front();
+        break;
+      case be::kParameterStatus: {
+        auto r = be::decode_parameter_status(whole.subspan(5));
+        if (auto* ok = std::get_if<protocol::Decoded<be::ParameterStatus>>(&r)) {
+          server_->state.reported.set(ok->value.name, ok->value.value);
+          if (is_tracked_reported(ok->value.name)) wanted_.reported.set(ok->value.name, ok->value.value);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (pass) forward(whole);
+    if (!complete) {
+      server_stream_left_ = h.total() - rest.size();
+      pos = data.size();
+      break;
+    }
+    pos += h.total();
+  }
+  server_processed_ = pos;
+  return true;
+}
+
+void Session::apply_sets(const std::vector<routing::SessionSet>& sets) {
+  for (const routing::SessionSet& s : sets) {
+    switch (s.kind) {
+      case routing::SessionSet::Kind::kSet:
+        if (is_tracked_reported(s.name)) break;  // ParameterStatus carries these
+        wanted_.other.set(s.name, s.value);
+        if (server_) server_->state.other.set(s.name, s.value);
+        break;
+      case routing::SessionSet::Kind::kReset:
+        wanted_.other.erase(s.name);
+        if (server_) server_->state.other.erase(s.name);
+        break;
+      case routing::SessionSet::Kind::kResetAll:
+        wanted_.other.clear();
+        if (server_) server_->state.other.clear();
+        break;
+    }
+  }
+}
+
+// ---- server connections ----------------------------------------------------------------------
+
+awaitable<ServerError> Session::acquire_server() {
+  const Config& cfg = worker_.config();
+  // Until health/ publishes a topology, the first node of the cluster is the primary.
+  const NodeConfig& node = cluster_->nodes.front();
+  pool_ = &worker_.pg_pool(*cluster_, node, database_, *user_);
+  auto r = co_await pool_->acquire(SteadyClock::now() + cfg.pool.query_wait_timeout);
+  if (!r.conn) co_return r.error;
+  server_ = std::move(r.conn);
+  pool_->on_lease();
+  expects_.clear();
+  tx_ = be::TxStatus::kIdle;
+  unsynced_ = false;
+  co_return ServerError{};
+}
+
+awaitable<ServerError> Session::align_server() {
+  std::string sql = sync_sql(wanted_, server_->state);
+  if (sql.empty()) co_return ServerError{};
+  ServerError e = co_await run_internal_query(*server_, sql);
+  if (e.empty()) server_->state.other = wanted_.other;
+  co_return e;
+}
+
+void Session::finish_server(bool reusable) {
+  if (!server_) return;
+  pool_->on_return();
+  if (reusable && server_->usable() && server_->in.empty()) {
+    pool_->release(std::move(server_));
+  } else {
+    pool_->drop(std::move(server_));
+  }
+}
+
+awaitable<void> Session::detach_server() {
+  if (!server_) co_return;
+  bool clean = expects_.empty() && tx_ == be::TxStatus::kIdle && !unsynced_ && server_->usable();
+  if (!clean) {
+    finish_server(false);
+    co_return;
+  }
+  if (mode_ == PoolMode::kSession || pin_ != routing::PinReason::kNone) {
+    const std::string& reset = worker_.config().pool.server_reset_query;
+    if (!reset.empty()) {
+      ServerError e = co_await run_internal_query(*server_, reset);
+      if (!e.empty()) server_->mark_unusable();
+    }
+    server_->prepared.clear();
+    server_->state.other.clear();
+  }
+  finish_server(true);
+}
+
+}  // namespace baton::proxy::pg

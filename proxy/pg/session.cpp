@@ -1,0 +1,335 @@
+// A PostgreSQL client session's first phases: TLS negotiation, StartupMessage, authentication, greeting.
+#include "proxy/pg/session.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "protocol/common/crypto.hpp"
+#include "protocol/pg/fe.hpp"
+#include "protocol/pg/frame.hpp"
+#include "protocol/pg/md5.hpp"
+#include "protocol/pg/scram.hpp"
+#include "protocol/pg/sqlstate.hpp"
+#include "proxy/app.hpp"
+#include "proxy/log/log.hpp"
+#include "proxy/net/worker.hpp"
+#include "proxy/pg/io.hpp"
+
+namespace baton::proxy::pg {
+
+namespace pgp = protocol::pg;
+namespace be = protocol::pg::be;
+namespace fe = protocol::pg::fe;
+namespace sqlstate = protocol::pg::sqlstate;
+using namespace asio::experimental::awaitable_operators;
+
+Session::Session(Worker& worker, const ListenerConfig& listener, tcp::socket socket)
+    : worker_(worker), listener_(listener), client_(std::move(socket)) {}
+
+Session::~Session() {
+  if (pid_ != 0) worker_.unregister_session(pid_);
+  if (server_) finish_server(false);
+  if (admitted_) worker_.app().release_client();
+}
+
+awaitable<void> Session::run() {
+  const Config& cfg = worker_.config();
+  // Startup and authentication must finish within client_login_timeout.
+  asio::steady_timer login_timer(co_await asio::this_coro::executor, cfg.general.client_login_timeout);
+  auto login_result = co_await (login() || login_timer.async_wait(use_tuple));
+  if (login_result.index() == 1) {
+    log::info("session", "client did not finish login within client_login_timeout");
+    co_await send_fatal(sqlstate::kProtocolViolation, "client did not finish login within client_login_timeout");
+    co_return;
+  }
+  if (std::get<0>(login_result) == End::kClose) co_return;
+  if (co_await greet() == End::kClose) co_return;
+  co_await serve();
+  co_await detach_server();
+}
+
+awaitable<Session::End> Session::login() {
+  if (co_await startup() == End::kClose) co_return End::kClose;
+  // Never `co_return co_await`: g++ 12 miscompiles it after an if (co_await ...) in the same coroutine.
+  End result = co_await authenticate();
+  co_return result;
+}
+
+awaitable<Session::End> Session::startup() {
+  bool tls_tried = false;
+  bool gss_tried = false;
+  for (;;) {
+    StartupRead sr = co_await read_startup(client_, client_in_);
+    if (sr.status == ReadStatus::kClosed) co_return End::kClose;
+    if (sr.status != ReadStatus::kOk) {
+      co_await send_fatal(sqlstate::kProtocolViolation, "invalid startup packet layout");
+      co_return End::kClose;
+    }
+    std::uint32_t code = sr.frame.code;
+    if (code == pgp::kSslRequestCode || code == pgp::kGssEncRequestCode) {
+      client_in_.consume(sr.size);
+      if (!client_in_.empty()) {
+        // Bytes after SSLRequest before our answer: a client trying to inject plaintext.
+        co_await send_fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request");
+        co_return End::kClose;
+      }
+      asio::ssl::context* tls = worker_.app().client_tls(listener_);
+      bool accept_tls = code == pgp::kSslRequestCode && tls != nullptr && !tls_tried;
+      if (code == pgp::kSslRequestCode) tls_tried = true;
+      if (code == pgp::kGssEncRequestCode) {
+        if (gss_tried) co_return End::kClose;
+        gss_tried = true;
+      }
+      std::uint8_t answer = accept_tls ? 'S' : 'N';
+      if (co_await client_.write(asio::buffer(&answer, 1))) co_return End::kClose;
+      if (accept_tls) {
+        if (auto ec = co_await client_.tls_accept(*tls)) {
+          log::info("session", "client TLS handshake failed: ", ec.message());
+          co_return End::kClose;
+        }
+      }
+      continue;
+    }
+    if (code == pgp::kCancelRequestCode) {
+      std::vector<std::uint8_t> body(sr.frame.body.begin(), sr.frame.body.end());
+      client_in_.consume(sr.size);
+      co_await handle_cancel_request(body);
+      co_return End::kClose;
+    }
+    if ((code >> 16) != 3) {
+      co_await send_fatal(sqlstate::kFeatureNotSupported,
+                          "unsupported frontend protocol " + std::to_string(code >> 16) + "." +
+                              std::to_string(code & 0xffff) + ": server supports 3.0 to 3.0");
+      co_return End::kClose;
+    }
+    auto r = fe::decode_startup(sr.frame);
+    auto* ok = std::get_if<protocol::Decoded<fe::StartupMessage>>(&r);
+    if (ok == nullptr) {
+      co_await send_fatal(sqlstate::kProtocolViolation, "invalid startup packet layout: expected terminator as last byte");
+      co_return End::kClose;
+    }
+    const fe::StartupMessage& msg = ok->value;
+    user_name_ = std::string(msg.get("user"));
+    database_ = std::string(msg.get("database"));
+    if (database_.empty()) database_ = user_name_;
+    for (const auto& [name, value] : msg.parameters) {
+      if (name == "user" || name == "database" || name == "replication") continue;
+      if (name == "options") {
+        std::vector<std::pair<std::string, std::string>> opts;
+        if (!parse_startup_options(value, opts)) {
+          client_in_.consume(sr.size);
+          co_await send_fatal(sqlstate::kProtocolViolation, "invalid options in startup packet");
+          co_return End::kClose;
+        }
+        for (auto& [n, v] : opts) {
+          if (is_tracked_reported(n)) wanted_.reported.set(n, v);
+          else wanted_.other.set(n, quote_literal(v));
+        }
+        continue;
+      }
+      if (is_tracked_reported(name)) wanted_.reported.set(name, value);
+      else wanted_.other.set(name, quote_literal(value));
+    }
+    bool replication = !msg.get("replication").empty() && msg.get("replication") != "false" && msg.get("replication") != "0";
+    client_in_.consume(sr.size);
+    if (user_name_.empty()) {
+      co_await send_fatal(sqlstate::kInvalidAuthorizationSpecification, "no PostgreSQL user name specified in startup packet");
+      co_return End::kClose;
+    }
+    if (replication) {
+      co_await send_fatal(sqlstate::kFeatureNotSupported, "baton does not proxy replication connections");
+      co_return End::kClose;
+    }
+    if (listener_.tls_mode == ClientTlsMode::kRequire && !client_.is_tls()) {
+      co_await send_fatal(sqlstate::kInvalidAuthorizationSpecification,
+                          "SSL connection is required for user \"" + user_name_ + "\"");
+      co_return End::kClose;
+    }
+    if (!worker_.app().try_admit_client()) {
+      co_await send_fatal(sqlstate::kTooManyConnections, "sorry, too many clients already");
+      co_return End::kClose;
+    }
+    admitted_ = true;
+    co_return End::kContinue;
+  }
+}
+
+awaitable<Session::End> Session::authenticate() {
+  const Config& cfg = worker_.config();
+  user_ = cfg.find_user(user_name_);
+  cluster_ = cfg.find_cluster(listener_.cluster);
+  std::string failed = "password authentication failed for user \"" + user_name_ + "\"";
+  std::vector<std::uint8_t> out;
+  protocol::Writer w(out);
+  AuthMethod method = user_ ? user_->auth : AuthMethod::kScramSha256;
+
+  if (method == AuthMethod::kTrust) {
+    co_return End::kContinue;
+  }
+  if (method == AuthMethod::kMd5) {
+    std::uint8_t salt[4];
+    protocol::crypto::random_bytes(salt);
+    be::encode_auth_md5(w, salt);
+    if (co_await write_all(client_, out)) co_return End::kClose;
+    FrameRead fr = co_await read_frame(client_, client_in_, 1024);
+    if (fr.status != ReadStatus::kOk || fr.frame.type != fe::kPassword) {
+      if (fr.status != ReadStatus::kClosed) co_await send_fatal(sqlstate::kProtocolViolation, "expected password response");
+      co_return End::kClose;
+    }
+    auto r = fe::decode_password(fr.frame.body);
+    auto* ok = std::get_if<protocol::Decoded<fe::PasswordMessage>>(&r);
+    std::string given = ok ? std::string(ok->value.password) : std::string();
+    client_in_.consume(fr.size);
+    std::string expected = user_ ? (user_->password.starts_with("md5") && user_->password.size() == 35
+                                        ? pgp::md5::client_response_from_hash(user_->password, salt)
+                                        : pgp::md5::client_response(user_->password, user_->name, salt))
+                                 : std::string();
+    if (user_ == nullptr || !protocol::crypto::constant_time_equal(protocol::as_bytes(given), protocol::as_bytes(expected))) {
+      log::info("session", "authentication failed for user \"", user_name_, "\" (md5)");
+      co_await send_fatal(sqlstate::kInvalidPassword, failed);
+      co_return End::kClose;
+    }
+    co_return End::kContinue;
+  }
+
+  // SCRAM-SHA-256. An unknown user runs the exchange against a random verifier, so failure looks
+  // the same as a wrong password.
+  pgp::scram::Verifier verifier;
+  std::optional<pgp::scram::Verifier> parsed;
+  if (user_ && !user_->scram_verifier.empty()) parsed = pgp::scram::parse_verifier(user_->scram_verifier);
+  if (parsed) {
+    verifier = *parsed;
+  } else {
+    std::vector<std::uint8_t> salt(16);
+    protocol::crypto::random_bytes(salt);
+    std::string secret = user_ ? user_->password : pgp::scram::make_nonce();
+    verifier = pgp::scram::make_verifier(secret, salt, user_ ? 4096 : 4096);
+  }
+  pgp::scram::ServerExchange exchange(verifier, pgp::scram::make_nonce());
+  be::encode_auth_sasl(w, {"SCRAM-SHA-256"});
+  if (co_await write_all(client_, out)) co_return End::kClose;
+
+  FrameRead fr = co_await read_frame(client_, client_in_, 16384);
+  if (fr.status != ReadStatus::kOk || fr.frame.type != fe::kPassword) {
+    if (fr.status != ReadStatus::kClosed) co_await send_fatal(sqlstate::kProtocolViolation, "expected SASL response");
+    co_return End::kClose;
+  }
+  auto r1 = fe::decode_sasl_initial(fr.frame.body);
+  auto* init = std::get_if<protocol::Decoded<fe::SaslInitialResponse>>(&r1);
+  if (init == nullptr) {
+    co_await send_fatal(sqlstate::kProtocolViolation, "malformed SASLInitialResponse message");
+    co_return End::kClose;
+  }
+  auto step = exchange.on_client_first(init->value.mechanism, init->value.data);
+  client_in_.consume(fr.size);
+  if (step.kind != pgp::scram::Step::Kind::kSend) {
+    co_await send_fatal(sqlstate::kProtocolViolation, "malformed SCRAM message: " + step.error);
+    co_return End::kClose;
+  }
+  out.clear();
+  be::encode_auth_sasl_continue(w, protocol::as_bytes(step.bytes));
+  if (co_await write_all(client_, out)) co_return End::kClose;
+
+  fr = co_await read_frame(client_, client_in_, 16384);
+  if (fr.status != ReadStatus::kOk || fr.frame.type != fe::kPassword) {
+    if (fr.status != ReadStatus::kClosed) co_await send_fatal(sqlstate::kProtocolViolation, "expected SASL response");
+    co_return End::kClose;
+  }
+  auto r2 = fe::decode_sasl_response(fr.frame.body);
+  auto* resp = std::get_if<protocol::Decoded<fe::SaslResponse>>(&r2);
+  if (resp == nullptr) {
+    co_await send_fatal(sqlstate::kProtocolViolation, "malformed SASLResponse message");
+    co_return End::kClose;
+  }
+  step = exchange.on_client_final(resp->value.data);
+  client_in_.consume(fr.size);
+  if (step.kind != pgp::scram::Step::Kind::kDone || user_ == nullptr) {
+    bool malformed = step.kind == pgp::scram::Step::Kind::kFail && step.failure == pgp::scram::Failure::kMalformed;
+    log::info("session", "authentication failed for user \"", user_name_, "\" (scram-sha-256)");
+    // Built outside the co_await: g++ 12 destroys ?: temporaries inside a co_await twice.
+    std::string_view code = malformed ? sqlstate::kProtocolViolation : sqlstate::kInvalidPassword;
+    std::string message = malformed ? "malformed SCRAM message: " + step.error : failed;
+    co_await send_fatal(code, message);
+    co_return End::kClose;
+  }
+  out.clear();
+  be::encode_auth_sasl_final(w, protocol::as_bytes(step.bytes));
+  if (co_await write_all(client_, out)) co_return End::kClose;
+  co_return End::kContinue;
+}
+
+awaitable<Session::End> Session::greet() {
+  if (cluster_ == nullptr) {
+    co_await send_fatal(sqlstate::kInternalError, "listener names an unknown cluster");
+    co_return End::kClose;
+  }
+  const Config& cfg = worker_.config();
+  mode_ = user_->pool_mode.value_or(listener_.pool_mode.value_or(cfg.pool.mode));
+
+  // A server connection tells us the parameters to report; it also proves the database exists.
+  if (ServerError e = co_await acquire_server(); !e.empty()) {
+    co_await send_fatal(e.sqlstate, e.message);
+    co_return End::kClose;
+  }
+  // The client's own startup parameters win over the pool's defaults.
+  for (const auto& [name, value] : server_->login_params.items()) {
+    if (is_tracked_reported(name) && wanted_.reported.get(name) == nullptr) wanted_.reported.set(name, value);
+  }
+  if (ServerError e = co_await align_server(); !e.empty()) {
+    co_await send_fatal(e.sqlstate, e.message);
+    co_return End::kClose;
+  }
+  // Report what the server now has (normalised values, e.g. DateStyle "ISO, MDY").
+  ParamSet normalised;
+  for (const auto& [name, value] : wanted_.reported.items()) {
+    const std::string* have = server_->state.reported.get(name);
+    normalised.set(name, have ? *have : value);
+  }
+  wanted_.reported = std::move(normalised);
+  std::vector<std::uint8_t> out;
+  protocol::Writer w(out);
+  be::encode_auth_ok(w);
+  for (const auto& [name, value] : server_->state.reported.items()) be::encode_parameter_status(w, name, value);
+  pid_ = worker_.register_session(this);
+  protocol::crypto::random_bytes(std::span(reinterpret_cast<std::uint8_t*>(&secret_), sizeof secret_));
+  be::encode_backend_key_data(w, be::BackendKeyData{pid_, secret_});
+  be::encode_ready_for_query(w, be::TxStatus::kIdle);
+  if (mode_ == PoolMode::kTransaction) finish_server(true);
+  if (co_await write_all(client_, out)) co_return End::kClose;
+  log::debug("session", "client logged in user=", user_name_, " db=", database_);
+  co_return End::kContinue;
+}
+
+awaitable<void> Session::handle_cancel_request(protocol::Bytes body) {
+  pgp::StartupFrame f{pgp::kCancelRequestCode, body};
+  auto r = fe::decode_cancel(f);
+  auto* ok = std::get_if<protocol::Decoded<fe::CancelRequest>>(&r);
+  if (ok == nullptr) co_return;
+  std::uint32_t pid = ok->value.process_id;
+  std::uint32_t secret = ok->value.secret_key;
+  int target = static_cast<int>(pid >> 24);
+  App& app = worker_.app();
+  if (target < 0 || target >= app.worker_count()) co_return;
+  Worker& owner = app.worker(target);
+  owner.post([&owner, pid, secret] { owner.cancel(pid, secret); });
+}
+
+void Session::cancel(std::uint32_t secret) {
+  if (secret != secret_ || !server_) return;
+  const ServerTarget& t = *server_->target;
+  log::info("session", "forwarding cancel to server \"", t.node_name, "\"");
+  asio::co_spawn(worker_.io(), send_cancel(worker_.io().get_executor(), t.host, t.port, server_->key, t.connect_timeout),
+                 asio::detached);
+}
+
+awaitable<void> Session::send_error(std::string_view severity, std::string_view sqlstate, std::string_view message) {
+  std::vector<std::uint8_t> out;
+  protocol::Writer w(out);
+  be::encode_error(w, be::ErrorSpec{.severity = severity, .sqlstate = sqlstate, .message = message});
+  co_await write_all(client_, out);
+}
+
+awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string_view message) {
+  co_await send_error("FATAL", sqlstate, message);
+}
+
+}  // namespace baton::proxy::pg

@@ -1,0 +1,149 @@
+// One PostgreSQL client session: startup, authentication, then the relay loop over pooled server connections.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/cancellation_signal.hpp>
+
+#include "protocol/pg/be.hpp"
+#include "proxy/config/config.hpp"
+#include "proxy/net/byte_buffer.hpp"
+#include "proxy/net/stream.hpp"
+#include "proxy/pg/params.hpp"
+#include "proxy/pg/prepared.hpp"
+#include "proxy/pg/server_conn.hpp"
+#include "routing/statement.hpp"
+
+namespace baton::proxy {
+class Worker;
+}
+
+namespace baton::proxy::pg {
+
+// What the relay expects back from the server for a message it forwarded, and what to do with it.
+struct Expect {
+  enum class Kind : std::uint8_t { kParse, kBind, kClose, kDescribe, kExecute, kSync, kQuery, kFunctionCall };
+  enum class Action : std::uint8_t { kPass, kSwallow, kReplace };
+  Kind kind = Kind::kSync;
+  Action action = Action::kPass;
+  char replace_with = 0;            // kReplace: the completion message type the client gets instead
+  std::uint64_t forget_on_error = 0;  // a statement id to drop from the server cache if this fails
+  // Session SET/RESET statements this message runs, applied to the session's state when it succeeds.
+  std::shared_ptr<const std::vector<routing::SessionSet>> sets;
+};
+
+// A piece of a write: a range of an input buffer, or a range of the pump's scratch bytes (which
+// may still move while the write is assembled).
+struct Piece {
+  const std::uint8_t* data = nullptr;  // null: scratch
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+
+class Session {
+ public:
+  Session(Worker& worker, const ListenerConfig& listener, tcp::socket socket);
+  ~Session();
+
+  awaitable<void> run();
+  // A CancelRequest named this session (called on the worker's thread).
+  void cancel(std::uint32_t secret);
+
+ private:
+  enum class End { kContinue, kClose };
+
+  // Startup and authentication (session.cpp).
+  awaitable<End> login();
+  awaitable<End> startup();
+  awaitable<End> authenticate();
+  awaitable<End> greet();
+  awaitable<void> handle_cancel_request(protocol::Bytes body);
+
+  // The main loop and the relay (relay.cpp).
+  awaitable<void> serve();
+  awaitable<End> attach_and_relay();
+  awaitable<void> client_pump();
+  awaitable<void> server_pump();
+  bool process_client_frames();   // forwards what is buffered; false on a fatal client error
+  bool process_server_bytes();    // builds the client-bound write; false on a protocol mismatch
+  bool may_release() const;
+  void finish_server(bool reusable);
+  awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
+  awaitable<ServerError> acquire_server();
+  awaitable<ServerError> align_server();
+
+  // Prepared statements (relay.cpp).
+  void forward_parse(protocol::Bytes body, protocol::Bytes whole);
+  bool forward_bind(protocol::Bytes body, protocol::Bytes whole);
+  bool forward_describe(protocol::Bytes body, protocol::Bytes whole);
+  void forward_close(protocol::Bytes body, protocol::Bytes whole);
+  void ensure_prepared(const StatementPtr& def);
+
+  // Output helpers.
+  void to_server_bytes(protocol::Bytes bytes);
+  void to_server_scratch(std::size_t from);  // scratch bytes from `from` to the end
+  void apply_sets(const std::vector<routing::SessionSet>& sets);
+  awaitable<void> send_error(std::string_view severity, std::string_view sqlstate, std::string_view message);
+  awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
+  std::shared_ptr<const std::vector<routing::SessionSet>> note_statement(std::string_view sql);
+
+  Worker& worker_;
+  const ListenerConfig& listener_;
+  Stream client_;
+  ByteBuffer client_in_;
+  std::uint32_t pid_ = 0;
+  std::uint32_t secret_ = 0;
+  bool admitted_ = false;
+
+  // Who the client is.
+  std::string user_name_;
+  std::string database_;
+  const UserConfig* user_ = nullptr;
+  const ClusterConfig* cluster_ = nullptr;
+  PoolMode mode_ = PoolMode::kTransaction;
+  SessionParams wanted_;  // parameters this client's server connections must have
+
+  // The server connection, while attached.
+  std::unique_ptr<ServerConn> server_;
+  ServerPool* pool_ = nullptr;
+  std::deque<Expect> expects_;
+  protocol::pg::be::TxStatus tx_ = protocol::pg::be::TxStatus::kIdle;
+  bool unsynced_ = false;        // extended-protocol messages forwarded since the last Sync
+  bool releasing_ = false;       // the server pump decided to give the connection back
+  bool client_gone_ = false;     // client closed, sent Terminate, or broke the protocol
+  bool server_gone_ = false;     // the server connection failed
+  bool fatal_client_error_ = false;
+  std::string client_error_sqlstate_;
+  std::string client_error_message_;
+  routing::PinReason pin_ = routing::PinReason::kNone;
+  std::size_t client_processed_ = 0;    // bytes of client_in_ handled and queued for the server
+  std::size_t server_processed_ = 0;    // bytes of the server's buffer handled and queued for the client
+  bool commit_seen_ = false;            // CommandComplete "COMMIT" since the last ReadyForQuery
+  std::size_t client_stream_left_ = 0;  // bytes of a large pass-through client message still to forward
+  std::size_t server_stream_left_ = 0;  // bytes of a large server message still to forward
+  bool skip_to_sync_ = false;           // after a lost server mid-batch: drop client messages up to Sync
+  bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
+  std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT
+  std::shared_ptr<const std::vector<routing::SessionSet>> unnamed_sets_;  // of the last unnamed Parse
+  std::shared_ptr<const std::vector<routing::SessionSet>> bound_sets_;    // of the last Bind
+  asio::cancellation_signal client_read_cancel_;
+  asio::cancellation_signal server_read_cancel_;
+
+  // Prepared statements this client has, by its own names.
+  std::unordered_map<std::string, StatementPtr> statements_;
+
+  // Write assembly, one set per direction (the two pumps run at once).
+  std::vector<Piece> to_server_;
+  std::vector<std::uint8_t> to_server_scratch_;
+  std::vector<Piece> to_client_;
+  std::vector<asio::const_buffer> server_gather_;
+  std::vector<asio::const_buffer> client_gather_;
+};
+
+}  // namespace baton::proxy::pg

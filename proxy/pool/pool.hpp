@@ -1,0 +1,229 @@
+// Server-connection pool mechanics shared by both protocols: idle list, waiters, limits across workers.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "proxy/net/asio.hpp"
+#include "proxy/pool/pool_policy.hpp"
+
+namespace baton::proxy {
+
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+
+// Why a server connection could not be had: the server's own words when it refused a login
+// (sqlstate and message as it sent them), or baton's.
+struct ServerError {
+  std::string sqlstate;
+  std::string message;
+  bool from_server = false;
+  bool empty() const { return message.empty(); }
+};
+
+// Counters one pool key shares across all workers (the only cross-thread state of a pool).
+struct PoolShared {
+  explicit PoolShared(int max) : max_size(max) {}
+  std::atomic<int> total{0};    // open or opening, all workers
+  std::atomic<int> waiting{0};  // clients waiting, all workers
+  std::atomic<int> max_size;
+
+  bool try_reserve() {
+    int n = total.load(std::memory_order_relaxed);
+    while (n < max_size.load(std::memory_order_relaxed)) {
+      if (total.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+  void unreserve() { total.fetch_sub(1, std::memory_order_acq_rel); }
+};
+
+struct PoolSettings {
+  int min_size = 0;            // this worker's share
+  int max_logins = 8;          // concurrent logins, this worker
+  std::chrono::milliseconds idle_timeout{600000};  // 0 = never
+  std::chrono::milliseconds lifetime{3600000};      // 0 = never
+};
+
+// A pool of server connections of one key on one worker. Conn needs members `created_at`,
+// `last_used` (TimePoint) and `bool usable() const`. Single-threaded: only its worker touches it.
+template <typename Conn>
+class Pool {
+ public:
+  using Ptr = std::unique_ptr<Conn>;
+  struct Opened {
+    Ptr conn;
+    ServerError error;
+  };
+  using Factory = std::function<awaitable<Opened>()>;
+  using Signal = std::function<void()>;  // tell the other workers a slot may be free
+
+  Pool(asio::any_io_executor executor, std::shared_ptr<PoolShared> shared, PoolSettings settings, Factory factory,
+       Signal signal_others)
+      : executor_(std::move(executor)),
+        shared_(std::move(shared)),
+        settings_(settings),
+        factory_(std::move(factory)),
+        signal_others_(std::move(signal_others)) {}
+
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Takes an idle connection, opens one within limits, or waits until `deadline`.
+  awaitable<Opened> acquire(TimePoint deadline) {
+    for (;;) {
+      if (Ptr c = take_idle()) co_return Opened{std::move(c), {}};
+      if (logins_ < settings_.max_logins && shared_->try_reserve()) {
+        Opened opened = co_await open_reserved();
+        co_return opened;
+      }
+      Waiter w(executor_, deadline);
+      waiters_.push_back(&w);
+      shared_->waiting.fetch_add(1, std::memory_order_acq_rel);
+      signal_others_();
+      co_await w.timer.async_wait(use_tuple);
+      shared_->waiting.fetch_sub(1, std::memory_order_acq_rel);
+      std::erase(waiters_, &w);
+      if (w.conn) co_return Opened{std::move(w.conn), {}};
+      if (!w.woken && SteadyClock::now() >= deadline) {
+        co_return Opened{nullptr, ServerError{"08P01", "query_wait_timeout", false}};
+      }
+    }
+  }
+
+  // Gives a connection back. Broken or expired ones are closed; otherwise a waiter here gets it,
+  // or it is closed when clients on other workers wait (their worker opens its own), or it idles.
+  void release(Ptr c) {
+    auto now = SteadyClock::now();
+    if (!c->usable() || expired(*c, now)) {
+      drop(std::move(c));
+      return;
+    }
+    c->last_used = now;
+    if (!waiters_.empty()) {
+      Waiter* w = waiters_.front();
+      waiters_.pop_front();
+      w->conn = std::move(c);
+      w->timer.cancel();
+      return;
+    }
+    if (shared_->waiting.load(std::memory_order_acquire) > 0) {
+      drop(std::move(c));
+      return;
+    }
+    idle_.push_back(std::move(c));
+  }
+
+  // Closes a connection that will not be reused and frees its slot.
+  void drop(Ptr c) {
+    c.reset();
+    shared_->unreserve();
+    wake_one();
+    signal_others_();
+  }
+
+  // Another worker freed a slot or has waiting clients.
+  void on_signal() {
+    if (!waiters_.empty()) {
+      wake_one();
+    } else if (!idle_.empty() && shared_->waiting.load(std::memory_order_acquire) > 0) {
+      Ptr c = std::move(idle_.front());
+      idle_.pop_front();
+      drop(std::move(c));
+    }
+  }
+
+  // Periodic upkeep: close connections idle too long or past their lifetime; open up to min_size.
+  void maintain(TimePoint now) {
+    std::erase_if(idle_, [&](Ptr& c) {
+      bool idle_too_long = settings_.idle_timeout.count() > 0 && now - c->last_used >= settings_.idle_timeout;
+      bool expire = !c->usable() || idle_too_long || expired(*c, now);
+      if (expire) {
+        c.reset();
+        shared_->unreserve();
+      }
+      return expire;
+    });
+    int want = warm_deficit(
+        {.open = static_cast<int>(idle_.size()) + active_, .opening = logins_, .min_size = settings_.min_size});
+    for (int i = 0; i < want && logins_ < settings_.max_logins && shared_->try_reserve(); ++i) {
+      asio::co_spawn(executor_, warm_one(), asio::detached);
+    }
+  }
+
+  // Connections handed out and not yet given back are counted by the caller via these.
+  void on_lease() { ++active_; }
+  void on_return() { --active_; }
+
+  std::size_t idle_count() const { return idle_.size(); }
+  std::size_t waiting_count() const { return waiters_.size(); }
+  int active_count() const { return active_; }
+  int logins_in_progress() const { return logins_; }
+  PoolShared& shared() { return *shared_; }
+
+ private:
+  struct Waiter {
+    Waiter(asio::any_io_executor ex, TimePoint deadline) : timer(ex, deadline) {}
+    asio::steady_timer timer;
+    Ptr conn;
+    bool woken = false;
+  };
+
+  // Past server_lifetime (0 = never).
+  bool expired(const Conn& c, TimePoint now) const {
+    return settings_.lifetime.count() > 0 && now - c.created_at >= settings_.lifetime;
+  }
+
+  Ptr take_idle() {
+    auto now = SteadyClock::now();
+    while (!idle_.empty()) {
+      Ptr c = std::move(idle_.back());  // most recently used: warm caches
+      idle_.pop_back();
+      if (c->usable() && !expired(*c, now)) return c;
+      c.reset();
+      shared_->unreserve();
+    }
+    return nullptr;
+  }
+
+  awaitable<Opened> open_reserved() {
+    ++logins_;
+    Opened r = co_await factory_();
+    --logins_;
+    if (!r.conn) {
+      shared_->unreserve();
+      wake_one();
+    }
+    co_return r;
+  }
+
+  awaitable<void> warm_one() {
+    Opened r = co_await open_reserved();
+    if (r.conn) release(std::move(r.conn));
+  }
+
+  void wake_one() {
+    if (waiters_.empty()) return;
+    Waiter* w = waiters_.front();
+    waiters_.pop_front();
+    w->woken = true;
+    w->timer.cancel();
+  }
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<PoolShared> shared_;
+  PoolSettings settings_;
+  Factory factory_;
+  Signal signal_others_;
+  std::deque<Ptr> idle_;
+  std::deque<Waiter*> waiters_;
+  int logins_ = 0;
+  int active_ = 0;
+};
+
+}  // namespace baton::proxy
