@@ -1,0 +1,123 @@
+// Unit tests for transaction-pooling bookkeeping: parameter carry-over SQL, startup options,
+// the prepared-statement registry and LRU cache, and pool sizing decisions.
+#include <catch2/catch.hpp>
+
+#include "proxy/pg/params.hpp"
+#include "proxy/pg/prepared.hpp"
+#include "proxy/pool/pool_policy.hpp"
+
+using namespace baton::proxy;
+using namespace baton::proxy::pg;
+
+TEST_CASE("ParamSet compares names case-insensitively and keeps the first spelling", "[session-state]") {
+  ParamSet p;
+  p.set("DateStyle", "ISO, MDY");
+  p.set("datestyle", "ISO, DMY");
+  REQUIRE(p.items().size() == 1);
+  CHECK(p.items()[0].first == "DateStyle");
+  CHECK(*p.get("DATESTYLE") == "ISO, DMY");
+  p.erase("DATEstyle");
+  CHECK(p.get("DateStyle") == nullptr);
+}
+
+TEST_CASE("sync_sql aligns a server connection with what the client set", "[session-state]") {
+  SessionParams client;
+  SessionParams server;
+  CHECK(sync_sql(client, server).empty());
+
+  client.reported.set("TimeZone", "Asia/Tokyo");
+  client.reported.set("application_name", "it's");
+  client.reported.set("server_version", "15.0");  // not settable: never replayed
+  server.reported.set("TimeZone", "UTC");
+  server.reported.set("application_name", "it's");
+  CHECK(sync_sql(client, server) == "SET TimeZone TO 'Asia/Tokyo'");
+
+  server.other.set("statement_timeout", "'5s'");
+  client.other.set("search_path", "app, public");
+  CHECK(sync_sql(client, server) ==
+        "SET TimeZone TO 'Asia/Tokyo'; RESET statement_timeout; SET search_path TO app, public");
+
+  server.reported.set("TimeZone", "Asia/Tokyo");
+  server.other = client.other;
+  CHECK(sync_sql(client, server).empty());
+}
+
+TEST_CASE("quote_literal doubles quotes", "[session-state]") {
+  CHECK(quote_literal("") == "''");
+  CHECK(quote_literal("a'b") == "'a''b'");
+  CHECK(quote_literal("''") == "''''''");
+}
+
+TEST_CASE("startup options: -c name=value and --name=value, as libpq passes PGOPTIONS", "[session-state]") {
+  std::vector<std::pair<std::string, std::string>> out;
+  REQUIRE(parse_startup_options("-c statement_timeout=1234 --search-path=app -cwork_mem=64kB", out));
+  REQUIRE(out.size() == 3);
+  CHECK(out[0] == std::pair<std::string, std::string>{"statement_timeout", "1234"});
+  CHECK(out[1] == std::pair<std::string, std::string>{"search_path", "app"});
+  CHECK(out[2] == std::pair<std::string, std::string>{"work_mem", "64kB"});
+
+  out.clear();
+  REQUIRE(parse_startup_options(R"(-c application_name=two\ words)", out));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].second == "two words");
+
+  out.clear();
+  CHECK_FALSE(parse_startup_options("-c", out));
+  CHECK_FALSE(parse_startup_options("-c =x", out));
+  CHECK_FALSE(parse_startup_options("stray", out));
+  CHECK(parse_startup_options("", out));
+  CHECK(out.empty());
+}
+
+TEST_CASE("StatementRegistry interns equal statements once, distinct types apart", "[session-state]") {
+  StatementRegistry r;
+  auto a = r.intern("SELECT $1", {23});
+  auto b = r.intern("SELECT $1", {23});
+  auto c = r.intern("SELECT $1", {25});
+  auto d = r.intern("SELECT $1", {});
+  CHECK(a == b);
+  CHECK(a->id != c->id);
+  CHECK(c->id != d->id);
+  CHECK(a->server_name == "B_" + std::to_string(a->id));
+  CHECK(a->param_types == std::vector<std::uint32_t>{23});
+
+  // Once nobody holds a definition, the same text gets a new id (the old name may be closed).
+  std::uint64_t old_id = d->id;
+  d.reset();
+  auto e = r.intern("SELECT $1", {});
+  CHECK(e->id != old_id);
+}
+
+TEST_CASE("ServerStatementCache evicts the least recently used", "[session-state]") {
+  StatementRegistry r;
+  ServerStatementCache cache(2);
+  auto s1 = r.intern("SELECT 1", {});
+  auto s2 = r.intern("SELECT 2", {});
+  auto s3 = r.intern("SELECT 3", {});
+  CHECK(cache.add(s1) == nullptr);
+  CHECK(cache.add(s2) == nullptr);
+  cache.touch(s1->id);  // s2 is now the oldest
+  auto evicted = cache.add(s3);
+  REQUIRE(evicted != nullptr);
+  CHECK(evicted->id == s2->id);
+  CHECK(cache.contains(s1->id));
+  CHECK_FALSE(cache.contains(s2->id));
+  CHECK(cache.contains(s3->id));
+  cache.forget(s1->id);
+  CHECK_FALSE(cache.contains(s1->id));
+  CHECK(cache.size() == 1);
+  cache.clear();
+  CHECK(cache.size() == 0);
+}
+
+TEST_CASE("pool sizing: warm deficit and per-worker shares", "[session-state]") {
+  CHECK(warm_deficit({.open = 0, .opening = 0, .min_size = 3}) == 3);
+  CHECK(warm_deficit({.open = 2, .opening = 1, .min_size = 3}) == 0);
+  CHECK(warm_deficit({.open = 5, .opening = 0, .min_size = 3}) == 0);
+  // 5 split over 2 workers: 3 + 2; 1 over 2: 1 + 0.
+  CHECK(worker_share(5, 2, 0) == 3);
+  CHECK(worker_share(5, 2, 1) == 2);
+  CHECK(worker_share(1, 2, 0) == 1);
+  CHECK(worker_share(1, 2, 1) == 0);
+  CHECK(worker_share(7, 0, 0) == 7);
+}
