@@ -38,6 +38,9 @@ const std::uint8_t* completion_bytes(char type) {
   }
 }
 
+// Server messages are streamed, never buffered whole, so their only limit is PostgreSQL's own (1 GiB).
+constexpr std::uint32_t kMaxServerMessage = 0x40000000;
+
 bool ends_with_sync(Expect::Kind k) {
   return k == Expect::Kind::kSync || k == Expect::Kind::kQuery || k == Expect::Kind::kFunctionCall;
 }
@@ -450,7 +453,7 @@ void Session::forward_close(protocol::Bytes body, protocol::Bytes whole) {
 // ---- server to client ----------------------------------------------------------------------
 
 awaitable<void> Session::server_pump() {
-  const std::uint32_t max = server_->target->max_message_size;
+  const std::uint32_t max = kMaxServerMessage;
   for (;;) {
     if (client_gone_ && expects_.empty()) co_return;
     if (fatal_client_error_ || server_gone_) co_return;
@@ -499,7 +502,7 @@ awaitable<void> Session::server_pump() {
 }
 
 bool Session::process_server_bytes() {
-  const std::uint32_t max = server_->target->max_message_size;
+  const std::uint32_t max = kMaxServerMessage;
   protocol::Bytes data = server_->in.readable();
   std::size_t pos = 0;
   auto forward = [this](protocol::Bytes b) {
