@@ -3,6 +3,7 @@
 
 #include <boost/asio/socket_base.hpp>
 
+#include "protocol/common/crypto.hpp"
 #include "proxy/app.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/pg/session.hpp"
@@ -150,6 +151,21 @@ pg::ServerPool& Worker::pg_pool(const ClusterConfig& cluster, const NodeConfig& 
   entry.target = std::move(target);
   entry.pool = std::move(pool);
   return *entry.pool;
+}
+
+const protocol::pg::scram::Verifier& Worker::scram_verifier(const UserConfig* user) {
+  auto it = verifiers_.find(user);
+  if (it != verifiers_.end()) return it->second;
+  namespace scram = protocol::pg::scram;
+  std::optional<scram::Verifier> v;
+  if (user != nullptr && !user->scram_verifier.empty()) v = scram::parse_verifier(user->scram_verifier);
+  if (!v) {
+    std::vector<std::uint8_t> salt(16);
+    protocol::crypto::random_bytes(salt);
+    std::string secret = user != nullptr ? user->password : scram::make_nonce();
+    v = scram::make_verifier(secret, salt, scram::kDefaultIterations);
+  }
+  return verifiers_.emplace(user, std::move(*v)).first->second;
 }
 
 void Worker::on_pool_signal(const std::string& key) {

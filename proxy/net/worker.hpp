@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "protocol/pg/scram.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/pg/prepared.hpp"
@@ -46,6 +47,9 @@ class Worker {
                           const UserConfig& user);
   void on_pool_signal(const std::string& key);  // another worker freed a slot or has waiters
   pg::StatementRegistry& statements() { return statements_; }
+  // The SCRAM verifier a client of `user` must match, derived once per user (PBKDF2 is costly).
+  // For an unknown user (null), a verifier no password matches, so the exchange fails the same way.
+  const protocol::pg::scram::Verifier& scram_verifier(const UserConfig* user);
 
   // Cancel keys: this worker's sessions by the process id baton gave them.
   std::uint32_t register_session(pg::Session* s);
@@ -76,6 +80,7 @@ class Worker {
   std::unordered_map<std::uint32_t, pg::Session*> sessions_;
   std::uint32_t next_session_ = 1;
   pg::StatementRegistry statements_;
+  std::unordered_map<const UserConfig*, protocol::pg::scram::Verifier> verifiers_;
   std::unique_ptr<asio::steady_timer> maintain_timer_;
 };
 

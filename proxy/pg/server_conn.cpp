@@ -25,6 +25,17 @@ ServerError baton_error(std::string_view sqlstate, std::string message) {
   return ServerError{std::string(sqlstate), std::move(message), false};
 }
 
+// The server's own SQLSTATE and message from an ErrorResponse body (or `fallback` if it is malformed).
+ServerError server_error(protocol::Bytes body, std::string_view fallback) {
+  ServerError e{std::string(pgp::sqlstate::kConnectionFailure), std::string(fallback), true};
+  auto r = be::decode_error_fields(body);
+  if (auto* ok = std::get_if<protocol::Decoded<be::ErrorFields>>(&r)) {
+    e.sqlstate = ok->value.sqlstate();
+    e.message = ok->value.message();
+  }
+  return e;
+}
+
 std::string where(const ServerTarget& t) {
   return "\"" + t.node_name + "\" (" + t.host + ":" + std::to_string(t.port) + ")";
 }
@@ -55,15 +66,7 @@ awaitable<ServerError> authenticate(ServerConn& conn, ByteBuffer& in) {
     FrameRead fr = co_await read_frame(conn.stream, in, t.max_message_size);
     if (fr.status != ReadStatus::kOk) co_return baton_error(pgp::sqlstate::kConnectionFailure,
                                                             "server " + where(t) + " closed the connection during login");
-    if (fr.frame.type == be::kErrorResponse) {
-      auto r = be::decode_error_fields(fr.frame.body);
-      ServerError e{std::string(pgp::sqlstate::kConnectionFailure), "server refused login", true};
-      if (auto* ok = std::get_if<protocol::Decoded<be::ErrorFields>>(&r)) {
-        e.sqlstate = ok->value.sqlstate();
-        e.message = ok->value.message();
-      }
-      co_return e;
-    }
+    if (fr.frame.type == be::kErrorResponse) co_return server_error(fr.frame.body, "server refused login");
     if (fr.frame.type != be::kAuthentication) {
       co_return baton_error(pgp::sqlstate::kProtocolViolation, "unexpected message during login from " + where(t));
     }
@@ -142,15 +145,8 @@ awaitable<ServerError> read_login_tail(ServerConn& conn, ByteBuffer& in) {
       case be::kReadyForQuery:
         in.consume(fr.size);
         co_return ServerError{};
-      case be::kErrorResponse: {
-        ServerError e{std::string(pgp::sqlstate::kConnectionFailure), "server refused login", true};
-        auto r = be::decode_error_fields(fr.frame.body);
-        if (auto* ok = std::get_if<protocol::Decoded<be::ErrorFields>>(&r)) {
-          e.sqlstate = ok->value.sqlstate();
-          e.message = ok->value.message();
-        }
-        co_return e;
-      }
+      case be::kErrorResponse:
+        co_return server_error(fr.frame.body, "server refused login");
       default:
         break;  // NoticeResponse, NegotiateProtocolVersion: nothing to do
     }
@@ -230,12 +226,7 @@ awaitable<ServerError> run_internal_query(ServerConn& conn, std::string_view sql
         conn.state.reported.set(ok->value.name, ok->value.value);
       }
     } else if (fr.frame.type == be::kErrorResponse) {
-      failure = ServerError{std::string(pgp::sqlstate::kInternalError), "internal query failed", true};
-      auto r = be::decode_error_fields(fr.frame.body);
-      if (auto* ok = std::get_if<protocol::Decoded<be::ErrorFields>>(&r)) {
-        failure.sqlstate = ok->value.sqlstate();
-        failure.message = ok->value.message();
-      }
+      failure = server_error(fr.frame.body, "internal query failed");
     } else if (fr.frame.type == be::kReadyForQuery) {
       auto r = be::decode_ready_for_query(fr.frame.body);
       auto* ok = std::get_if<protocol::Decoded<be::ReadyForQuery>>(&r);

@@ -22,6 +22,11 @@ namespace fe = protocol::pg::fe;
 namespace sqlstate = protocol::pg::sqlstate;
 using namespace asio::experimental::awaitable_operators;
 
+namespace {
+// Authentication messages are small; a longer one is refused before it is buffered.
+constexpr std::uint32_t kMaxAuthMessage = 16384;
+}  // namespace
+
 Session::Session(Worker& worker, const ListenerConfig& listener, tcp::socket socket)
     : worker_(worker), listener_(listener), client_(std::move(socket)) {}
 
@@ -170,11 +175,8 @@ awaitable<Session::End> Session::authenticate() {
     protocol::crypto::random_bytes(salt);
     be::encode_auth_md5(w, salt);
     if (co_await write_all(client_, out)) co_return End::kClose;
-    FrameRead fr = co_await read_frame(client_, client_in_, 1024);
-    if (fr.status != ReadStatus::kOk || fr.frame.type != fe::kPassword) {
-      if (fr.status != ReadStatus::kClosed) co_await send_fatal(sqlstate::kProtocolViolation, "expected password response");
-      co_return End::kClose;
-    }
+    FrameRead fr = co_await read_auth_message("password");
+    if (fr.status != ReadStatus::kOk) co_return End::kClose;
     auto r = fe::decode_password(fr.frame.body);
     auto* ok = std::get_if<protocol::Decoded<fe::PasswordMessage>>(&r);
     std::string given = ok ? std::string(ok->value.password) : std::string();
@@ -193,26 +195,12 @@ awaitable<Session::End> Session::authenticate() {
 
   // SCRAM-SHA-256. An unknown user runs the exchange against a random verifier, so failure looks
   // the same as a wrong password.
-  pgp::scram::Verifier verifier;
-  std::optional<pgp::scram::Verifier> parsed;
-  if (user_ && !user_->scram_verifier.empty()) parsed = pgp::scram::parse_verifier(user_->scram_verifier);
-  if (parsed) {
-    verifier = *parsed;
-  } else {
-    std::vector<std::uint8_t> salt(16);
-    protocol::crypto::random_bytes(salt);
-    std::string secret = user_ ? user_->password : pgp::scram::make_nonce();
-    verifier = pgp::scram::make_verifier(secret, salt, user_ ? 4096 : 4096);
-  }
-  pgp::scram::ServerExchange exchange(verifier, pgp::scram::make_nonce());
+  pgp::scram::ServerExchange exchange(worker_.scram_verifier(user_), pgp::scram::make_nonce());
   be::encode_auth_sasl(w, {"SCRAM-SHA-256"});
   if (co_await write_all(client_, out)) co_return End::kClose;
 
-  FrameRead fr = co_await read_frame(client_, client_in_, 16384);
-  if (fr.status != ReadStatus::kOk || fr.frame.type != fe::kPassword) {
-    if (fr.status != ReadStatus::kClosed) co_await send_fatal(sqlstate::kProtocolViolation, "expected SASL response");
-    co_return End::kClose;
-  }
+  FrameRead fr = co_await read_auth_message("SASL");
+  if (fr.status != ReadStatus::kOk) co_return End::kClose;
   auto r1 = fe::decode_sasl_initial(fr.frame.body);
   auto* init = std::get_if<protocol::Decoded<fe::SaslInitialResponse>>(&r1);
   if (init == nullptr) {
@@ -229,11 +217,8 @@ awaitable<Session::End> Session::authenticate() {
   be::encode_auth_sasl_continue(w, protocol::as_bytes(step.bytes));
   if (co_await write_all(client_, out)) co_return End::kClose;
 
-  fr = co_await read_frame(client_, client_in_, 16384);
-  if (fr.status != ReadStatus::kOk || fr.frame.type != fe::kPassword) {
-    if (fr.status != ReadStatus::kClosed) co_await send_fatal(sqlstate::kProtocolViolation, "expected SASL response");
-    co_return End::kClose;
-  }
+  fr = co_await read_auth_message("SASL");
+  if (fr.status != ReadStatus::kOk) co_return End::kClose;
   auto r2 = fe::decode_sasl_response(fr.frame.body);
   auto* resp = std::get_if<protocol::Decoded<fe::SaslResponse>>(&r2);
   if (resp == nullptr) {
@@ -297,6 +282,16 @@ awaitable<Session::End> Session::greet() {
   if (co_await write_all(client_, out)) co_return End::kClose;
   log::debug("session", "client logged in user=", user_name_, " db=", database_);
   co_return End::kContinue;
+}
+
+awaitable<FrameRead> Session::read_auth_message(std::string_view what) {
+  FrameRead fr = co_await read_frame(client_, client_in_, kMaxAuthMessage);
+  if (fr.status == ReadStatus::kOk && fr.frame.type != fe::kPassword) fr.status = ReadStatus::kMalformed;
+  if (fr.status != ReadStatus::kOk && fr.status != ReadStatus::kClosed) {
+    std::string message = "expected " + std::string(what) + " response";
+    co_await send_fatal(sqlstate::kProtocolViolation, message);
+  }
+  co_return fr;
 }
 
 awaitable<void> Session::handle_cancel_request(protocol::Bytes body) {

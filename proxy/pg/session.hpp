@@ -15,6 +15,7 @@
 #include "proxy/config/config.hpp"
 #include "proxy/net/byte_buffer.hpp"
 #include "proxy/net/stream.hpp"
+#include "proxy/pg/io.hpp"
 #include "proxy/pg/params.hpp"
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pg/server_conn.hpp"
@@ -64,6 +65,7 @@ class Session {
   awaitable<End> authenticate();
   awaitable<End> greet();
   awaitable<void> handle_cancel_request(protocol::Bytes body);
+  awaitable<FrameRead> read_auth_message(std::string_view what);  // 'p', or 08P01 and kMalformed
 
   // The main loop and the relay (relay.cpp).
   awaitable<void> serve();
