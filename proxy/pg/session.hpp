@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +14,7 @@
 #include "proxy/config/config.hpp"
 #include "proxy/net/byte_buffer.hpp"
 #include "proxy/net/stream.hpp"
+#include "proxy/pg/expect_queue.hpp"
 #include "proxy/pg/io.hpp"
 #include "proxy/pg/params.hpp"
 #include "proxy/pg/prepared.hpp"
@@ -114,7 +114,7 @@ class Session {
   // The server connection, while attached.
   std::unique_ptr<ServerConn> server_;
   ServerPool* pool_ = nullptr;
-  std::deque<Expect> expects_;
+  FifoQueue<Expect> expects_;
   protocol::pg::be::TxStatus tx_ = protocol::pg::be::TxStatus::kIdle;
   bool unsynced_ = false;        // extended-protocol messages forwarded since the last Sync
   bool releasing_ = false;       // the server pump decided to give the connection back

@@ -2,6 +2,7 @@
 // the prepared-statement registry and LRU cache, and pool sizing decisions.
 #include <catch2/catch.hpp>
 
+#include "proxy/pg/expect_queue.hpp"
 #include "proxy/pg/params.hpp"
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pool/pool_policy.hpp"
@@ -120,4 +121,26 @@ TEST_CASE("pool sizing: warm deficit and per-worker shares", "[session-state]") 
   CHECK(worker_share(1, 2, 0) == 1);
   CHECK(worker_share(1, 2, 1) == 0);
   CHECK(worker_share(7, 0, 0) == 7);
+}
+
+TEST_CASE("FifoQueue keeps order across pops, pushes and a pop_back", "[session-state]") {
+  FifoQueue<int> q;
+  CHECK(q.empty());
+  q.push_back(1);
+  q.push_back(2);
+  q.push_back(3);
+  CHECK(q.front() == 1);
+  q.pop_front();
+  CHECK(q.front() == 2);
+  CHECK(q.size() == 2);
+  q.pop_back();  // drops 3
+  CHECK(q.size() == 1);
+  q.push_back(4);
+  q.pop_front();
+  CHECK(q.front() == 4);
+  q.pop_front();
+  CHECK(q.empty());
+  q.push_back(5);
+  CHECK(q.front() == 5);
+  CHECK(q.size() == 1);
 }

@@ -1,0 +1,35 @@
+// The relay's queue of expected server answers: a FIFO that allocates nothing until first used.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace baton::proxy::pg {
+
+// std::deque allocates on construction; idle sessions must cost little, so a vector and a head index.
+template <typename T>
+class FifoQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
+  T& front() { return items_[head_]; }
+  const T& front() const { return items_[head_]; }
+  T& back() { return items_.back(); }
+  void push_back(T item) { items_.push_back(std::move(item)); }
+  void pop_back() { items_.pop_back(); }
+  void pop_front() {
+    items_[head_++] = T{};
+    if (head_ == items_.size()) clear();
+  }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<T> items_;
+  std::size_t head_ = 0;
+};
+
+}  // namespace baton::proxy::pg
