@@ -15,7 +15,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <ostream>
 #include <random>
@@ -422,7 +424,8 @@ std::string PgCluster::log_tail(int node, int lines) const {
 // ---------------------------------------------------------------------------------------------
 // BatonProcess
 
-BatonProcess::BatonProcess(const std::string& config_toml, std::vector<int> wait_ports) {
+BatonProcess::BatonProcess(const std::string& config_toml, std::vector<int> wait_ports)
+    : uncaught_at_start_(std::uncaught_exceptions()) {
   dir_ = make_temp_dir("baton-proc-");
   config_path_ = dir_ + "/baton.toml";
   log_path_ = dir_ + "/baton.log";
@@ -465,11 +468,20 @@ BatonProcess::BatonProcess(const std::string& config_toml, std::vector<int> wait
   } catch (...) {
     stop(SIGKILL, std::chrono::seconds(5));
     unregister_process(this);
+    remove_tree(dir_);  // the exception carries the log
     throw;
   }
 }
 
 BatonProcess::~BatonProcess() {
+  // An exception leaving the test body destroys this before Catch2's listener hears of the
+  // failure: print the log now.
+  if (std::uncaught_exceptions() > uncaught_at_start_) {
+    try {
+      print_live_baton_logs(std::cout);
+    } catch (...) {
+    }
+  }
   stop(SIGTERM, std::chrono::seconds(10));
   unregister_process(this);
   remove_tree(dir_);
@@ -529,7 +541,7 @@ void print_live_baton_logs(std::ostream& out, std::size_t max_bytes) {
         << (cut ? " (last part)" : "") << " ----\n"
         << text.substr(from);
     if (text.back() != '\n') out << "\n";
-    out << "---- end of baton log ----\n";
+    out << "---- end of baton log ----\n\n";
     entry.printed = text.size();
   }
   out.flush();

@@ -98,7 +98,7 @@ class BatonProcess {
   // stderr to a log file, waits (bounded, 20 s) until every port in wait_ports accepts TCP.
   // Throws std::runtime_error with the log on failure.
   BatonProcess(const std::string& config_toml, std::vector<int> wait_ports);
-  ~BatonProcess();  // SIGTERM to its PID, SIGKILL after 10 s
+  ~BatonProcess();  // SIGTERM to its PID, SIGKILL after 10 s; prints the log when a test throws
   BatonProcess(const BatonProcess&) = delete;
   BatonProcess& operator=(const BatonProcess&) = delete;
 
@@ -120,6 +120,7 @@ class BatonProcess {
   pid_t pid_ = -1;
   mutable bool exited_ = false;
   mutable int status_ = -1;
+  int uncaught_at_start_ = 0;  // to tell, when destroyed, whether an exception is unwinding the test
 };
 
 // Writes the new part of the log of every live BatonProcess to `out` (for failed assertions).

@@ -4,11 +4,14 @@
 
 #include <csignal>
 #include <iostream>
+#include <sstream>
 
 #include "tests/integration/harness.hpp"
 
 namespace {
 
+// On a failed assertion, takes the new part of every live baton's log, and prints it at the next
+// event, so that it appears after the reporter's description of the failure.
 class BatonLogListener : public Catch::TestEventListenerBase {
  public:
   using TestEventListenerBase::TestEventListenerBase;
@@ -19,12 +22,37 @@ class BatonLogListener : public Catch::TestEventListenerBase {
     TestEventListenerBase::testRunStarting(info);
   }
 
+  void assertionStarting(Catch::AssertionInfo const& info) override {
+    flush();
+    TestEventListenerBase::assertionStarting(info);
+  }
+
   bool assertionEnded(Catch::AssertionStats const& stats) override {
     if (!stats.assertionResult.isOk()) {
-      baton::test::print_live_baton_logs(std::cout);
+      baton::test::print_live_baton_logs(pending_);
     }
     return true;
   }
+
+  void sectionEnded(Catch::SectionStats const& stats) override {
+    flush();
+    TestEventListenerBase::sectionEnded(stats);
+  }
+
+  void testCaseEnded(Catch::TestCaseStats const& stats) override {
+    flush();
+    TestEventListenerBase::testCaseEnded(stats);
+  }
+
+ private:
+  void flush() {
+    std::string text = pending_.str();
+    if (text.empty()) return;
+    std::cout << text << std::flush;
+    pending_.str("");
+  }
+
+  std::ostringstream pending_;
 };
 
 }  // namespace

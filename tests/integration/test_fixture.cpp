@@ -140,3 +140,51 @@ TEST_CASE("run() reports exit codes, merged output and timeouts", "[fixture]") {
   CHECK((b < a || b >= a + 3));
   CHECK_FALSE(baton::test::wait_for_port(a, std::chrono::milliseconds(100)));
 }
+
+namespace {
+
+// A minimal configuration: one listener sending everything to the shared cluster's primary.
+std::string primary_only_config(const PgCluster& c, int listen_port, int admin_port) {
+  std::string nodes;
+  for (int node = 0; node < c.node_count(); ++node) {
+    nodes += "  [[clusters.nodes]]\n  name = \"node" + std::to_string(node) + "\"\n  host = \"127.0.0.1\"\n  port = " +
+             std::to_string(c.port(node)) + "\n";
+  }
+  return "[general]\nworkers = 1\n\n[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin_port) +
+         "\"\n\n[[listeners]]\nname = \"pg\"\nlisten = \"127.0.0.1:" + std::to_string(listen_port) +
+         "\"\ncluster = \"main\"\nrole = \"primary\"\n\n[[clusters]]\nname = \"main\"\nmonitor_user = "
+         "\"baton_monitor\"\nmonitor_password = \"monitor-secret\"\n" +
+         nodes + "\n[[users]]\nname = \"app\"\npassword = \"app-secret\"\n";
+}
+
+}  // namespace
+
+TEST_CASE("BatonProcess runs baton in front of the cluster and stops it with SIGTERM", "[fixture][baton]") {
+  PgCluster& c = PgCluster::shared();
+  const int listen_port = baton::test::free_port();
+  const int admin_port = baton::test::free_port();
+  baton::test::BatonProcess baton(primary_only_config(c, listen_port, admin_port), {listen_port});
+  REQUIRE(baton.running());
+  CHECK(baton.pid() > 0);
+  CHECK(baton::test::read_file(baton.config_path()).find("127.0.0.1:" + std::to_string(listen_port)) !=
+        std::string::npos);
+
+  // The primary-role listener sends the query to node 0.
+  RunResult through = tcp_psql("host=127.0.0.1 port=" + std::to_string(listen_port) +
+                                   " user=app dbname=app connect_timeout=10 sslmode=disable",
+                               "app-secret", "SELECT inet_server_port()");
+  CHECK(through.exit_code == 0);
+  CHECK(through.output == std::to_string(c.port(0)) + "\n");
+
+  CHECK(baton.stop() == 0);
+  CHECK_FALSE(baton.running());
+  CHECK(baton.stop() == 0);  // a second stop reports the same status
+  CHECK_FALSE(baton::test::wait_for_port(listen_port, std::chrono::milliseconds(200)));
+}
+
+TEST_CASE("BatonProcess reports a baton that refuses its configuration, with the log", "[fixture][baton]") {
+  const int listen_port = baton::test::free_port();
+  const std::string bad = "[general]\nworkers = \"many\"\n";
+  CHECK_THROWS_WITH(baton::test::BatonProcess(bad, {listen_port}), Catch::Contains("exited with status 1") &&
+                                                                      Catch::Contains("not starting"));
+}
