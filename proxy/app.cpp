@@ -9,6 +9,10 @@
 
 namespace baton::proxy {
 
+namespace {
+constexpr int kMaxWorkers = 255;
+}
+
 App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {}
 
 App::~App() {
@@ -95,6 +99,12 @@ int App::run() {
   }
   int n = config_->general.workers > 0 ? config_->general.workers
                                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // A cancel key's top byte names the worker that owns the session.
+  if (n > kMaxWorkers) {
+    log::warn("app", "general.workers = ", std::to_string(n), " is more than baton supports; using ",
+              std::to_string(kMaxWorkers));
+    n = kMaxWorkers;
+  }
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
   for (auto& w : workers_) {
     if (std::string err = w->listen(); !err.empty()) {
