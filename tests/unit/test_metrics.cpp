@@ -1,0 +1,480 @@
+// Tests for proxy/metrics: catalog rules, worker counters summed at scrape time, and a strict exposition-format parse.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "proxy/config/config.hpp"
+#include "proxy/metrics/metrics.hpp"
+
+using namespace baton::proxy::metrics;
+using namespace std::chrono_literals;
+using baton::health::NodeHealth;
+using baton::health::NodeRole;
+
+namespace {
+
+// A strict reader of the Prometheus text exposition format 0.0.4
+// (https://prometheus.io/docs/instrumenting/exposition_formats/): it throws on anything the
+// format does not allow, so a passing parse means the text is valid.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+struct FamilyInfo {
+  std::string type;
+  std::string help;
+  bool has_help = false;
+};
+
+struct Exposition {
+  std::map<std::string, FamilyInfo> families;
+  std::vector<std::string> order;  // families in the order their TYPE lines appear
+  std::vector<Sample> samples;
+
+  // The value of the one sample with this name and exactly these labels; throws otherwise.
+  double value(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {
+    const Sample* found = nullptr;
+    for (const Sample& s : samples) {
+      if (s.name != name || s.labels != labels) continue;
+      if (found) throw std::runtime_error("duplicate sample " + name);
+      found = &s;
+    }
+    if (!found) throw std::runtime_error("no sample " + name);
+    return found->value;
+  }
+  std::size_t count(const std::string& name) const {
+    std::size_t n = 0;
+    for (const Sample& s : samples) n += s.name == name;
+    return n;
+  }
+};
+
+const std::regex kMetricName("[a-zA-Z_:][a-zA-Z0-9_:]*");
+const std::regex kLabelName("[a-zA-Z_][a-zA-Z0-9_]*");
+
+[[noreturn]] void fail(const std::string& why, const std::string& line) {
+  throw std::runtime_error(why + ": [" + line + "]");
+}
+
+double parse_value(const std::string& text, const std::string& line) {
+  if (text == "+Inf") return INFINITY;
+  if (text == "-Inf") return -INFINITY;
+  if (text == "NaN") return NAN;
+  if (text.empty()) fail("empty value", line);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) fail("value is not a float", line);
+  return v;
+}
+
+// name{a="x",b="y"} value
+Sample parse_sample(const std::string& line) {
+  Sample s;
+  std::size_t i = 0;
+  while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+  s.name = line.substr(0, i);
+  if (!std::regex_match(s.name, kMetricName)) fail("bad metric name", line);
+  if (i < line.size() && line[i] == '{') {
+    ++i;
+    while (true) {
+      if (i < line.size() && line[i] == '}') { ++i; break; }
+      std::size_t eq = line.find('=', i);
+      if (eq == std::string::npos) fail("label without =", line);
+      std::string lname = line.substr(i, eq - i);
+      if (!std::regex_match(lname, kLabelName)) fail("bad label name", line);
+      i = eq + 1;
+      if (i >= line.size() || line[i] != '"') fail("label value not quoted", line);
+      ++i;
+      std::string value;
+      while (true) {
+        if (i >= line.size()) fail("unterminated label value", line);
+        char c = line[i++];
+        if (c == '"') break;
+        if (c == '\\') {
+          if (i >= line.size()) fail("dangling escape", line);
+          char e = line[i++];
+          if (e == 'n') value += '\n';
+          else if (e == '\\' || e == '"') value += e;
+          else fail("bad escape", line);
+        } else {
+          value += c;
+        }
+      }
+      if (!s.labels.emplace(lname, value).second) fail("repeated label", line);
+      if (i < line.size() && line[i] == ',') ++i;
+      else if (i >= line.size() || line[i] != '}') fail("expected , or }", line);
+    }
+  }
+  if (i >= line.size() || line[i] != ' ') fail("expected a space before the value", line);
+  std::string rest = line.substr(i + 1);
+  const auto sp = rest.find(' ');
+  s.value = parse_value(rest.substr(0, sp), line);
+  if (sp != std::string::npos) {
+    const std::string ts = rest.substr(sp + 1);
+    if (ts.empty() || ts.find_first_not_of("-0123456789") != std::string::npos) fail("bad timestamp", line);
+  }
+  return s;
+}
+
+// The family a sample belongs to: its own name, or for histograms the name without the suffix.
+std::string family_of(const std::string& sample, const std::map<std::string, FamilyInfo>& families) {
+  if (families.count(sample)) return sample;
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    const std::string s(suffix);
+    if (sample.size() > s.size() && sample.compare(sample.size() - s.size(), s.size(), s) == 0) {
+      const std::string base = sample.substr(0, sample.size() - s.size());
+      auto it = families.find(base);
+      if (it != families.end() && (it->second.type == "histogram" || it->second.type == "summary")) return base;
+    }
+  }
+  return "";
+}
+
+void check_histograms(const Exposition& e);
+
+Exposition parse_exposition(const std::string& text) {
+  Exposition e;
+  if (text.empty() || text.back() != '\n') throw std::runtime_error("text must end with a newline");
+  std::istringstream in(text);
+  std::string line;
+  std::string current;  // family whose samples are being read
+  std::set<std::string> finished;
+  while (std::getline(in, line)) {
+    if (line.empty()) fail("blank line", line);
+    if (line[0] == '#') {
+      std::istringstream words(line);
+      std::string hash, kind, name;
+      words >> hash >> kind >> name;
+      if (hash != "#") fail("comment must start with '# '", line);
+      if (kind != "HELP" && kind != "TYPE") continue;  // other comments are allowed
+      if (!std::regex_match(name, kMetricName)) fail("bad metric name", line);
+      if (finished.count(name) || (name != current && e.count(name) > 0)) fail("HELP/TYPE after samples", line);
+      FamilyInfo& f = e.families[name];
+      if (kind == "HELP") {
+        if (f.has_help) fail("second HELP", line);
+        f.has_help = true;
+        std::getline(words >> std::ws, f.help);
+      } else {
+        if (!f.type.empty()) fail("second TYPE", line);
+        words >> f.type;
+        static const std::set<std::string> kTypes{"counter", "gauge", "histogram", "summary", "untyped"};
+        if (!kTypes.count(f.type)) fail("unknown type", line);
+        e.order.push_back(name);
+      }
+      if (name != current) {
+        if (!current.empty()) finished.insert(current);
+        current = name;
+      }
+      continue;
+    }
+    Sample s = parse_sample(line);
+    const std::string fam = family_of(s.name, e.families);
+    if (fam.empty() || e.families[fam].type.empty()) fail("sample without a TYPE line", line);
+    if (fam != current) fail("samples of one family must be together", line);
+    const std::string& type = e.families[fam].type;
+    if (type == "histogram" && s.name == fam) fail("histogram sample without suffix", line);
+    if (type == "histogram" && s.name == fam + "_bucket" && !s.labels.count("le")) fail("_bucket without le", line);
+    if ((type == "counter" || type == "gauge") && s.value != s.value) fail("NaN", line);
+    if (type == "counter" && s.value < 0) fail("negative counter", line);
+    e.samples.push_back(std::move(s));
+  }
+  check_histograms(e);
+  return e;
+}
+
+// Each histogram series: buckets cumulative and ordered by le, ending in +Inf, which equals _count.
+void check_histograms(const Exposition& e) {
+  for (const auto& [name, info] : e.families) {
+    if (info.type != "histogram") continue;
+    std::map<std::map<std::string, std::string>, std::vector<std::pair<double, double>>> series;
+    for (const Sample& s : e.samples) {
+      if (s.name != name + "_bucket") continue;
+      auto labels = s.labels;
+      const double le = parse_value(labels.at("le"), s.name);
+      labels.erase("le");
+      series[labels].push_back({le, s.value});
+    }
+    for (const auto& [labels, buckets] : series) {
+      for (std::size_t i = 1; i < buckets.size(); ++i) {
+        if (!(buckets[i].first > buckets[i - 1].first)) throw std::runtime_error(name + ": le not increasing");
+        if (buckets[i].second < buckets[i - 1].second) throw std::runtime_error(name + ": buckets not cumulative");
+      }
+      if (buckets.empty() || !std::isinf(buckets.back().first)) throw std::runtime_error(name + ": no +Inf bucket");
+      if (e.value(name + "_count", labels) != buckets.back().second) {
+        throw std::runtime_error(name + ": _count differs from the +Inf bucket");
+      }
+      e.value(name + "_sum", labels);  // present
+    }
+  }
+}
+
+MetricsLayout two_clusters() {
+  MetricsLayout l;
+  l.listeners = {{"pg", "main"}, {"pg_ro", "main"}, {"rep", "reports"}};
+  l.nodes = {{"main", "a"}, {"main", "b"}, {"reports", "r1"}};
+  return l;
+}
+
+using Labels = std::map<std::string, std::string>;
+
+}  // namespace
+
+TEST_CASE("the strict exposition parser refuses malformed text", "[admin]") {
+  // Each line below breaks one rule of the text format; the parser must notice.
+  CHECK_THROWS(parse_exposition("x 1\n"));                                            // no TYPE
+  CHECK_THROWS(parse_exposition("# TYPE x counter\nx{a=\"1\" 1\n"));                 // unclosed labels
+  CHECK_THROWS(parse_exposition("# TYPE x counter\nx{1a=\"1\"} 1\n"));               // bad label name
+  CHECK_THROWS(parse_exposition("# TYPE x counter\nx one\n"));                       // value not a float
+  CHECK_THROWS(parse_exposition("# TYPE 1x counter\n"));                             // bad metric name
+  CHECK_THROWS(parse_exposition("# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx 2\n")); // family split
+  CHECK_THROWS(parse_exposition("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n"));  // no +Inf
+  CHECK_THROWS(parse_exposition(
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n"));  // not cumulative
+  CHECK_NOTHROW(parse_exposition(
+      "# HELP h d\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n"));
+}
+
+TEST_CASE("every metric is declared once with a conventional name, help and valid labels", "[admin]") {
+  std::set<std::string> names;
+  for (const MetricDef& d : catalog()) {
+    INFO(d.name);
+    CHECK(names.insert(std::string(d.name)).second);
+    CHECK(std::regex_match(std::string(d.name), std::regex("baton_[a-z0-9_]+")));
+    CHECK_FALSE(d.help.empty());
+    if (d.type == prometheus::MetricType::Counter) CHECK(d.name.ends_with("_total"));
+    if (d.type != prometheus::MetricType::Counter) CHECK_FALSE(d.name.ends_with("_total"));
+    if (d.type == prometheus::MetricType::Histogram) {
+      CHECK(d.name.ends_with("_seconds"));
+    }
+    for (std::size_t i = 0; i < d.label_count(); ++i) {
+      CHECK(std::regex_match(std::string(d.labels[i]), kLabelName));
+      CHECK(d.labels[i] != "le");
+    }
+  }
+  // The families the issue asks for.
+  for (const char* n : {"baton_client_connections", "baton_server_connections", "baton_pool_wait_seconds",
+                        "baton_query_duration_seconds", "baton_transaction_duration_seconds",
+                        "baton_transactions_total", "baton_queries_total", "baton_client_received_bytes_total",
+                        "baton_client_sent_bytes_total", "baton_pinned_sessions",
+                        "baton_prepared_statements_reprepared_total", "baton_errors_total", "baton_node_role",
+                        "baton_node_health", "baton_replication_lag_bytes", "baton_replication_lag_seconds",
+                        "baton_failovers_total", "baton_failover_duration_seconds", "baton_config_reloads_total"}) {
+    CHECK(find_metric(n) != nullptr);
+  }
+  CHECK(find_metric("baton_nope") == nullptr);
+}
+
+TEST_CASE("an empty Metrics serializes every family with HELP and TYPE, valid text", "[admin]") {
+  Metrics m(two_clusters(), 2);
+  const Exposition e = parse_exposition(m.serialize());
+  REQUIRE(e.order.size() == catalog().size());
+  for (std::size_t i = 0; i < catalog().size(); ++i) {
+    const MetricDef& d = catalog()[i];
+    INFO(d.name);
+    CHECK(e.order[i] == d.name);  // catalog order
+    const FamilyInfo& f = e.families.at(std::string(d.name));
+    CHECK(f.has_help);
+    CHECK(f.help == d.help);
+  }
+  CHECK(e.families.at("baton_queries_total").type == "counter");
+  CHECK(e.families.at("baton_client_connections").type == "gauge");
+  CHECK(e.families.at("baton_pool_wait_seconds").type == "histogram");
+  // Zero-valued series are there from the start, so rate() works from the first scrape.
+  CHECK(e.value("baton_queries_total", {{"listener", "pg"}}) == 0);
+  CHECK(e.value("baton_errors_total", {{"kind", "auth_failed"}}) == 0);
+  CHECK(e.value("baton_config_reloads_total", {{"result", "failed"}}) == 0);
+  CHECK(e.count("baton_errors_total") == kErrorKinds);
+  CHECK(e.count("baton_client_connections") == 3 * kClientStates);
+  CHECK(e.count("baton_server_connections") == 3 * kServerStates);
+}
+
+TEST_CASE("counters bumped on two workers appear summed", "[admin]") {
+  Metrics m(two_clusters(), 2);
+  const int pg = m.listener_slot("pg");
+  const int a = m.node_slot("main", "a");
+  REQUIRE(pg == 0);
+  REQUIRE(a == 0);
+  CHECK(m.node_slot("reports", "r1") == 2);
+  CHECK(m.node_slot("main", "r1") == -1);
+  CHECK(m.listener_slot("nope") == -1);
+
+  WorkerMetrics& w0 = m.for_worker(0);
+  WorkerMetrics& w1 = m.for_worker(1);
+  w0.on_query(pg, a, 3ms);
+  w1.on_query(pg, a, 7ms);
+  w1.on_query(pg, a, 1ms);  // exactly on a bound: counted in le="0.001"
+  w0.on_transaction(pg, a, 20ms);
+  w0.on_client_bytes_received(pg, 100);
+  w1.on_client_bytes_received(pg, 23);
+  w0.on_client_bytes_sent(pg, 4000);
+  w1.on_reprepare(pg);
+  w0.on_reprepare(pg);
+  w0.session_pinned(pg);
+  w1.session_pinned(pg);
+  w1.session_unpinned(pg);
+  w0.on_error(ErrorKind::kAuthFailed);
+  w1.on_error(ErrorKind::kAuthFailed);
+  w1.on_error(ErrorKind::kServerLost);
+  w0.client_opened(pg, ClientState::kIdle);
+  w0.client_opened(pg, ClientState::kIdle);
+  w0.client_changed(pg, ClientState::kIdle, ClientState::kActive);
+  w1.client_opened(pg, ClientState::kWaiting);
+  w1.client_opened(pg, ClientState::kIdle);
+  w1.client_closed(pg, ClientState::kIdle);
+  w0.server_opened(a, ServerState::kOpening);
+  w0.server_changed(a, ServerState::kOpening, ServerState::kIdle);
+  w1.server_opened(a, ServerState::kOpening);
+  w0.on_pool_wait(a, 2ms);
+  w1.on_pool_wait(a, 200ms);
+
+  const Exposition e = parse_exposition(m.serialize());
+  CHECK(e.value("baton_queries_total", {{"listener", "pg"}}) == 3);
+  CHECK(e.value("baton_queries_total", {{"listener", "pg_ro"}}) == 0);
+  CHECK(e.value("baton_transactions_total", {{"listener", "pg"}}) == 1);
+  CHECK(e.value("baton_client_received_bytes_total", {{"listener", "pg"}}) == 123);
+  CHECK(e.value("baton_client_sent_bytes_total", {{"listener", "pg"}}) == 4000);
+  CHECK(e.value("baton_prepared_statements_reprepared_total", {{"listener", "pg"}}) == 2);
+  CHECK(e.value("baton_pinned_sessions", {{"listener", "pg"}}) == 1);
+  CHECK(e.value("baton_errors_total", {{"kind", "auth_failed"}}) == 2);
+  CHECK(e.value("baton_errors_total", {{"kind", "server_lost"}}) == 1);
+  CHECK(e.value("baton_errors_total", {{"kind", "client_login_timeout"}}) == 0);
+  CHECK(e.value("baton_client_connections", {{"listener", "pg"}, {"state", "active"}}) == 1);
+  CHECK(e.value("baton_client_connections", {{"listener", "pg"}, {"state", "idle"}}) == 1);
+  CHECK(e.value("baton_client_connections", {{"listener", "pg"}, {"state", "waiting"}}) == 1);
+  const Labels node_a{{"cluster", "main"}, {"node", "a"}};
+  CHECK(e.value("baton_server_connections", {{"cluster", "main"}, {"node", "a"}, {"state", "idle"}}) == 1);
+  CHECK(e.value("baton_server_connections", {{"cluster", "main"}, {"node", "a"}, {"state", "opening"}}) == 1);
+  CHECK(e.value("baton_server_connections", {{"cluster", "main"}, {"node", "a"}, {"state", "active"}}) == 0);
+
+  // Query latency: 1 ms, 3 ms, 7 ms against bounds 0.0005, 0.001, 0.0025, 0.005, 0.01, ...
+  Labels q{{"listener", "pg"}, {"cluster", "main"}, {"node", "a"}};
+  auto bucket = [&](const std::string& name, Labels labels, const std::string& le) {
+    labels["le"] = le;
+    return e.value(name + "_bucket", labels);
+  };
+  CHECK(bucket("baton_query_duration_seconds", q, "0.0005") == 0);
+  CHECK(bucket("baton_query_duration_seconds", q, "0.001") == 1);
+  CHECK(bucket("baton_query_duration_seconds", q, "0.0025") == 1);
+  CHECK(bucket("baton_query_duration_seconds", q, "0.005") == 2);
+  CHECK(bucket("baton_query_duration_seconds", q, "0.01") == 3);
+  CHECK(bucket("baton_query_duration_seconds", q, "+Inf") == 3);
+  CHECK(e.value("baton_query_duration_seconds_count", q) == 3);
+  CHECK(e.value("baton_query_duration_seconds_sum", q) == Approx(0.011));
+  CHECK(bucket("baton_transaction_duration_seconds", q, "0.01") == 0);
+  CHECK(bucket("baton_transaction_duration_seconds", q, "0.025") == 1);
+  CHECK(e.value("baton_transaction_duration_seconds_sum", q) == Approx(0.020));
+
+  // Pool wait: 2 ms and 200 ms against 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, ...
+  CHECK(bucket("baton_pool_wait_seconds", node_a, "0.001") == 0);
+  CHECK(bucket("baton_pool_wait_seconds", node_a, "0.005") == 1);
+  CHECK(bucket("baton_pool_wait_seconds", node_a, "0.1") == 1);
+  CHECK(bucket("baton_pool_wait_seconds", node_a, "0.5") == 2);
+  CHECK(e.value("baton_pool_wait_seconds_count", node_a) == 2);
+  CHECK(e.value("baton_pool_wait_seconds_sum", node_a) == Approx(0.202));
+}
+
+TEST_CASE("latency series exist only for nodes of the listener's cluster", "[admin]") {
+  Metrics m(two_clusters(), 1);
+  const Exposition e = parse_exposition(m.serialize());
+  // pg and pg_ro x (a, b) + rep x r1 = 5 series.
+  CHECK(e.count("baton_query_duration_seconds_count") == 5);
+  CHECK_NOTHROW(e.value("baton_query_duration_seconds_count", {{"listener", "rep"}, {"cluster", "reports"}, {"node", "r1"}}));
+  CHECK_THROWS(e.value("baton_query_duration_seconds_count", {{"listener", "rep"}, {"cluster", "main"}, {"node", "a"}}));
+}
+
+TEST_CASE("slots out of range are ignored", "[admin]") {
+  Metrics m(two_clusters(), 1);
+  WorkerMetrics& w = m.for_worker(0);
+  w.on_query(-1, 0, 1ms);
+  w.on_query(99, 0, 1ms);
+  w.on_query(0, 99, 1ms);  // counted for the listener, no latency series for an unknown node
+  w.client_opened(7, ClientState::kIdle);
+  w.server_opened(-3, ServerState::kIdle);
+  w.on_pool_wait(42, 1ms);
+  const Exposition e = parse_exposition(m.serialize());
+  CHECK(e.value("baton_queries_total", {{"listener", "pg"}}) == 1);
+  CHECK(e.value("baton_query_duration_seconds_count", {{"listener", "pg"}, {"cluster", "main"}, {"node", "a"}}) == 0);
+}
+
+TEST_CASE("control-plane metrics: topology, failovers, reloads", "[admin]") {
+  Metrics m(two_clusters(), 1);
+  baton::health::Topology t;
+  t.epoch = 3;
+  t.nodes.resize(2);
+  t.nodes[0].name = "a";
+  t.nodes[0].role = NodeRole::kStandby;
+  t.nodes[0].health = NodeHealth::kFenced;
+  t.nodes[1].name = "b";
+  t.nodes[1].role = NodeRole::kPrimary;
+  t.nodes[1].health = NodeHealth::kUp;
+  t.nodes[0].lag_bytes = 16384;
+  t.nodes[0].lag_seconds = 1.5;
+  t.primary = 1;
+  m.on_topology("main", t);
+  m.on_failover("main", 4500ms);
+  m.on_config_reload(ReloadResult::kOk);
+  m.on_config_reload(ReloadResult::kOk);
+  m.on_config_reload(ReloadResult::kFailed);
+
+  const Exposition e = parse_exposition(m.serialize());
+  CHECK(e.value("baton_topology_epoch", {{"cluster", "main"}}) == 3);
+  CHECK(e.value("baton_node_role", {{"cluster", "main"}, {"node", "b"}, {"role", "primary"}}) == 1);
+  CHECK(e.value("baton_node_role", {{"cluster", "main"}, {"node", "b"}, {"role", "standby"}}) == 0);
+  CHECK(e.value("baton_node_role", {{"cluster", "main"}, {"node", "a"}, {"role", "standby"}}) == 1);
+  CHECK(e.value("baton_node_health", {{"cluster", "main"}, {"node", "a"}, {"state", "fenced"}}) == 1);
+  CHECK(e.value("baton_node_health", {{"cluster", "main"}, {"node", "a"}, {"state", "up"}}) == 0);
+  CHECK(e.value("baton_node_health", {{"cluster", "main"}, {"node", "b"}, {"state", "up"}}) == 1);
+  CHECK(e.value("baton_replication_lag_bytes", {{"cluster", "main"}, {"node", "a"}}) == 16384);
+  CHECK(e.value("baton_replication_lag_seconds", {{"cluster", "main"}, {"node", "a"}}) == 1.5);
+  CHECK(e.value("baton_failovers_total", {{"cluster", "main"}}) == 1);
+  CHECK(e.value("baton_failover_duration_seconds_bucket", {{"cluster", "main"}, {"le", "2"}}) == 0);
+  CHECK(e.value("baton_failover_duration_seconds_bucket", {{"cluster", "main"}, {"le", "5"}}) == 1);
+  CHECK(e.value("baton_failover_duration_seconds_sum", {{"cluster", "main"}}) == 4.5);
+  CHECK(e.value("baton_config_reloads_total", {{"result", "ok"}}) == 2);
+  CHECK(e.value("baton_config_reloads_total", {{"result", "failed"}}) == 1);
+
+  // A later topology replaces the one-hot values.
+  t.nodes[0].health = NodeHealth::kUp;
+  m.on_topology("main", t);
+  const Exposition e2 = parse_exposition(m.serialize());
+  CHECK(e2.value("baton_node_health", {{"cluster", "main"}, {"node", "a"}, {"state", "fenced"}}) == 0);
+  CHECK(e2.value("baton_node_health", {{"cluster", "main"}, {"node", "a"}, {"state", "up"}}) == 1);
+}
+
+TEST_CASE("the layout follows the configuration", "[admin]") {
+  baton::proxy::Config c;
+  c.listeners.resize(2);
+  c.listeners[0].name = "pg";
+  c.listeners[0].cluster = "main";
+  c.listeners[1].name = "ro";
+  c.listeners[1].cluster = "main";
+  c.clusters.resize(1);
+  c.clusters[0].name = "main";
+  c.clusters[0].nodes.resize(2);
+  c.clusters[0].nodes[0].name = "n1";
+  c.clusters[0].nodes[1].name = "n2";
+  const MetricsLayout l = make_layout(c);
+  REQUIRE(l.listeners.size() == 2);
+  CHECK(l.listeners[1].name == "ro");
+  CHECK(l.listeners[1].cluster == "main");
+  REQUIRE(l.nodes.size() == 2);
+  CHECK(l.nodes[1].cluster == "main");
+  CHECK(l.nodes[1].name == "n2");
+}
+
+TEST_CASE("metric enums name their label values", "[admin]") {
+  CHECK(to_string(ClientState::kWaiting) == "waiting");
+  CHECK(to_string(ServerState::kOpening) == "opening");
+  CHECK(to_string(ErrorKind::kQueryWaitTimeout) == "query_wait_timeout");
+  CHECK(to_string(ErrorKind::kClientLoginTimeout) == "client_login_timeout");
+  CHECK(to_string(ReloadResult::kFailed) == "failed");
+}
