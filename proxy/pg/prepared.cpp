@@ -1,7 +1,13 @@
 // Prepared-statement registry and per-server LRU cache.
 #include "proxy/pg/prepared.hpp"
 
+#include <atomic>
+
 namespace baton::proxy::pg {
+
+namespace {
+std::atomic<std::uint64_t> next_statement_id{1};
+}
 
 StatementPtr StatementRegistry::intern(std::string_view query, const std::vector<std::uint32_t>& param_types) {
   std::string key(query);
@@ -14,7 +20,7 @@ StatementPtr StatementRegistry::intern(std::string_view query, const std::vector
     if (auto live = it->second.lock()) return live;
   }
   auto def = std::make_shared<StatementDef>();
-  def->id = next_id_++;
+  def->id = next_statement_id.fetch_add(1, std::memory_order_relaxed);
   def->query.assign(query);
   def->param_types = param_types;
   def->server_name = "B_" + std::to_string(def->id);

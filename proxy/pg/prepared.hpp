@@ -22,6 +22,7 @@ struct StatementDef {
 using StatementPtr = std::shared_ptr<const StatementDef>;
 
 // The worker's registry: the same (query, types) gives the same definition while anyone holds it.
+// Ids are unique across the process, so a server name "B_<id>" never means two different statements.
 class StatementRegistry {
  public:
   StatementPtr intern(std::string_view query, const std::vector<std::uint32_t>& param_types);
@@ -29,7 +30,6 @@ class StatementRegistry {
 
  private:
   std::unordered_map<std::string, std::weak_ptr<const StatementDef>> by_key_;
-  std::uint64_t next_id_ = 1;
   std::size_t interned_since_sweep_ = 0;
 };
 

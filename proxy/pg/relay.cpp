@@ -12,6 +12,7 @@
 #include "proxy/pg/io.hpp"
 #include "proxy/pg/session.hpp"
 #include "routing/classifier.hpp"
+#include "routing/deallocate.hpp"
 
 namespace baton::proxy::pg {
 
@@ -23,19 +24,39 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr std::uint8_t kParseComplete[5] = {'1', 0, 0, 0, 4};
-constexpr std::uint8_t kBindComplete[5] = {'2', 0, 0, 0, 4};
-constexpr std::uint8_t kCloseComplete[5] = {'3', 0, 0, 0, 4};
-// A statement name no client can have: closing it is a no-op the server still answers, which keeps
-// baton's own answers in the server's order.
-constexpr std::string_view kNoopStatement = "baton_noop";
+// Baton answers some messages itself, always by sending the server something that gets a
+// predictable answer and replacing that answer, so its own answers keep the server's order:
+// a no-op Close (CloseComplete) for a Parse the server already has, an empty query
+// (EmptyQueryResponse) for a DEALLOCATE of a renamed statement, a Parse that fails (ErrorResponse,
+// and the server skips to Sync as PostgreSQL would) for a duplicate statement name.
+constexpr std::string_view kNoopStatement = "baton_noop";  // a statement name no client can have
+constexpr std::string_view kFailingQuery = "baton: statement name already in use";
 
-const std::uint8_t* completion_bytes(char type) {
-  switch (type) {
-    case '1': return kParseComplete;
-    case '2': return kBindComplete;
-    default: return kCloseComplete;
-  }
+using Replacement = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+const Replacement& parse_complete() {
+  static const Replacement bytes = std::make_shared<const std::vector<std::uint8_t>>(
+      std::vector<std::uint8_t>{'1', 0, 0, 0, 4});
+  return bytes;
+}
+
+const Replacement& deallocate_complete() {
+  static const Replacement bytes = [] {
+    std::vector<std::uint8_t> out;
+    protocol::Writer w(out);
+    be::encode_command_complete(w, "DEALLOCATE");
+    return std::make_shared<const std::vector<std::uint8_t>>(std::move(out));
+  }();
+  return bytes;
+}
+
+Replacement duplicate_statement_error(std::string_view name) {
+  std::vector<std::uint8_t> out;
+  protocol::Writer w(out);
+  std::string message = "prepared statement \"" + std::string(name) + "\" already exists";
+  be::encode_error(w, be::ErrorSpec{.severity = "ERROR", .sqlstate = sqlstate::kDuplicatePreparedStatement,
+                                    .message = message});
+  return std::make_shared<const std::vector<std::uint8_t>>(std::move(out));
 }
 
 // Server messages are streamed, never buffered whole, so their only limit is PostgreSQL's own (1 GiB).
@@ -270,7 +291,17 @@ bool Session::process_client_frames() {
       case fe::kQuery: {
         auto q = fe::decode_query(body);
         if (!protocol::is_ok(q)) return fail(sqlstate::kProtocolViolation, "malformed Query message");
-        auto sets = note_statement(std::get<protocol::Decoded<fe::Query>>(q).value.sql);
+        std::string_view sql = std::get<protocol::Decoded<fe::Query>>(q).value.sql;
+        if (take_deallocate(sql)) {
+          std::size_t from = to_server_scratch_.size();
+          protocol::Writer w(to_server_scratch_);
+          fe::encode_query(w, "");
+          to_server_scratch(from);
+          expects_.push_back(Expect{.kind = Expect::Kind::kQuery, .action = Expect::Action::kReplace,
+                                    .replace_type = be::kEmptyQueryResponse, .replacement = deallocate_complete()});
+          break;
+        }
+        auto sets = note_statement(sql);
         expects_.push_back(Expect{.kind = Expect::Kind::kQuery, .sets = std::move(sets)});
         to_server_bytes(whole);
         break;
@@ -293,7 +324,14 @@ bool Session::process_client_frames() {
         auto e = fe::decode_execute(body);
         if (!protocol::is_ok(e)) return fail(sqlstate::kProtocolViolation, "malformed Execute message");
         Expect x{.kind = Expect::Kind::kExecute};
-        if (std::get<protocol::Decoded<fe::Execute>>(e).value.portal.empty()) x.sets = bound_sets_;
+        if (std::get<protocol::Decoded<fe::Execute>>(e).value.portal.empty()) {
+          x.sets = bound_sets_;
+          if (bound_deallocate_) {
+            x.action = Expect::Action::kReplace;
+            x.replace_type = be::kEmptyQueryResponse;
+            x.replacement = deallocate_complete();
+          }
+        }
         expects_.push_back(std::move(x));
         to_server_bytes(whole);
         unsynced_ = true;
@@ -349,28 +387,51 @@ std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(
 void Session::forward_parse(protocol::Bytes body, protocol::Bytes whole) {
   fe::Parse p = std::get<protocol::Decoded<fe::Parse>>(fe::decode_parse(body)).value;
   auto sets = note_statement(p.query);
-  if (p.name.empty() || server_->target->max_prepared_statements == 0) {
-    if (p.name.empty()) unnamed_sets_ = std::move(sets);
+  std::size_t from = to_server_scratch_.size();
+  protocol::Writer w(to_server_scratch_);
+  if (p.name.empty()) {
+    unnamed_sets_ = std::move(sets);
+    unnamed_deallocate_ = take_deallocate(p.query);
+    expects_.push_back(Expect{.kind = Expect::Kind::kParse});
+    if (!unnamed_deallocate_) {
+      to_server_bytes(whole);
+      return;
+    }
+    // The client deallocates a statement the server knows by another name: an empty query instead.
+    fe::encode_parse(w, fe::Parse{"", "", p.param_types});
+    to_server_scratch(from);
+    return;
+  }
+  if (server_->target->max_prepared_statements == 0) {
     expects_.push_back(Expect{.kind = Expect::Kind::kParse});
     to_server_bytes(whole);
     return;
   }
+  std::string name(p.name);
+  if (statements_.count(name) != 0) {
+    fe::encode_parse(w, fe::Parse{"", kFailingQuery, {}});
+    to_server_scratch(from);
+    expects_.push_back(Expect{.kind = Expect::Kind::kParse, .action = Expect::Action::kReplace,
+                              .replace_type = be::kErrorResponse, .replacement = duplicate_statement_error(name)});
+    return;
+  }
   StatementPtr def = worker_.statements().intern(p.query, p.param_types);
-  statements_[std::string(p.name)] = def;
-  std::size_t from = to_server_scratch_.size();
-  protocol::Writer w(to_server_scratch_);
+  statements_[name] = def;
   if (server_->prepared.contains(def->id)) {
     // Already prepared on this server: a no-op Close whose answer the client sees as ParseComplete.
     server_->prepared.touch(def->id);
     fe::encode_close(w, fe::Close{'S', kNoopStatement});
-    expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kReplace, .replace_with = '1'});
+    expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kReplace,
+                              .replace_type = be::kCloseComplete, .replacement = parse_complete(),
+                              .client_name = std::move(name), .client_statement = def->id});
   } else {
     if (StatementPtr evicted = server_->prepared.add(def)) {
       fe::encode_close(w, fe::Close{'S', evicted->server_name});
       expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kSwallow});
     }
     fe::encode_parse(w, fe::Parse{def->server_name, def->query, def->param_types});
-    expects_.push_back(Expect{.kind = Expect::Kind::kParse, .forget_on_error = def->id});
+    expects_.push_back(Expect{.kind = Expect::Kind::kParse, .forget_on_error = def->id,
+                              .client_name = std::move(name), .client_statement = def->id});
   }
   to_server_scratch(from);
 }
@@ -397,6 +458,7 @@ bool Session::forward_bind(protocol::Bytes body, protocol::Bytes whole) {
   if (ok == nullptr) return false;
   const fe::BindHead& b = ok->value;
   auto it = b.statement.empty() ? statements_.end() : statements_.find(std::string(b.statement));
+  bound_deallocate_ = b.statement.empty() && unnamed_deallocate_;
   if (it == statements_.end() || server_->target->max_prepared_statements == 0) {
     bound_sets_ = b.statement.empty() ? unnamed_sets_ : nullptr;
     expects_.push_back(Expect{.kind = Expect::Kind::kBind});
@@ -450,6 +512,27 @@ void Session::forward_close(protocol::Bytes body, protocol::Bytes whole) {
   to_server_scratch(from);
 }
 
+bool Session::take_deallocate(std::string_view sql) {
+  if (server_->target->max_prepared_statements == 0 || statements_.empty()) return false;
+  auto d = routing::parse_deallocate(sql);
+  if (!d) return false;
+  if (d->all) {
+    // Forwarded: the server drops every statement (its "DEALLOCATE ALL" clears baton's cache).
+    statements_.clear();
+    return false;
+  }
+  auto it = statements_.find(d->name);
+  if (it == statements_.end()) return false;  // an SQL-level PREPARE: the server has it by that name
+  statements_.erase(it);
+  return true;
+}
+
+void Session::forget_client_statement(const Expect& x) {
+  if (x.client_name.empty()) return;
+  auto it = statements_.find(x.client_name);
+  if (it != statements_.end() && it->second->id == x.client_statement) statements_.erase(it);
+}
+
 // ---- server to client ----------------------------------------------------------------------
 
 awaitable<void> Session::server_pump() {
@@ -491,6 +574,7 @@ awaitable<void> Session::server_pump() {
       }
     }
     to_client_.clear();
+    to_client_hold_.clear();
     server_->in.consume(server_processed_);
     server_processed_ = 0;
     if (may_release()) {
@@ -534,6 +618,13 @@ bool Session::process_server_bytes() {
     if (!complete && needs_whole(h.type)) break;
     protocol::Bytes whole = rest.first(std::min(rest.size(), h.total()));
     bool pass = true;
+    if (!expects_.empty() && expects_.front().action == Expect::Action::kReplace &&
+        expects_.front().replace_type == h.type) {
+      const Replacement& r = expects_.front().replacement;
+      to_client_.push_back(Piece{r->data(), 0, r->size()});
+      to_client_hold_.push_back(r);
+      pass = false;
+    }
 
     auto front_is = [this](Expect::Kind k) { return !expects_.empty() && expects_.front().kind == k; };
     switch (h.type) {
@@ -564,9 +655,11 @@ bool Session::process_server_bytes() {
           query_failed_ = true;
           break;
         }
-        // An extended-protocol message failed: the server skips everything up to Sync.
+        // An extended-protocol message failed: the server skips everything up to Sync, so
+        // statements those messages would have created exist neither there nor for the client.
         while (!expects_.empty() && !ends_with_sync(expects_.front().kind)) {
           if (expects_.front().forget_on_error != 0) server_->prepared.forget(expects_.front().forget_on_error);
+          forget_client_statement(expects_.front());
           expects_.pop_front();
         }
         break;
@@ -581,14 +674,8 @@ bool Session::process_server_bytes() {
           log::error("session", "unexpected message '", std::string(1, h.type), "' from server");
           return false;
         }
-        Expect x = std::move(expects_.front());
+        if (expects_.front().action == Expect::Action::kSwallow) pass = false;
         expects_.pop_front();
-        if (x.action == Expect::Action::kSwallow) {
-          pass = false;
-        } else if (x.action == Expect::Action::kReplace) {
-          pass = false;
-          to_client_.push_back(Piece{completion_bytes(x.replace_with), 0, 5});
-        }
         break;
       }
       case be::kRowDescription:
@@ -614,6 +701,7 @@ bool Session::process_server_bytes() {
       }
       case be::kEmptyQueryResponse:
       case be::kPortalSuspended:
+        // (an EmptyQueryResponse may have been replaced above: a DEALLOCATE baton answered)
         if (front_is(Expect::Kind::kExecute)) expects_.pop_front();
         break;
       case be::kParameterStatus: {

@@ -33,8 +33,12 @@ struct Expect {
   enum class Action : std::uint8_t { kPass, kSwallow, kReplace };
   Kind kind = Kind::kSync;
   Action action = Action::kPass;
-  char replace_with = 0;            // kReplace: the completion message type the client gets instead
+  char replace_type = 0;  // kReplace: the server message type the client does not see...
+  std::shared_ptr<const std::vector<std::uint8_t>> replacement;  // ...and the bytes it sees instead
   std::uint64_t forget_on_error = 0;  // a statement id to drop from the server cache if this fails
+  // A named Parse: the client's name and its statement, forgotten if the Parse fails or is skipped.
+  std::string client_name;
+  std::uint64_t client_statement = 0;
   // Session SET/RESET statements this message runs, applied to the session's state when it succeeds.
   std::shared_ptr<const std::vector<routing::SessionSet>> sets;
 };
@@ -86,6 +90,8 @@ class Session {
   bool forward_describe(protocol::Bytes body, protocol::Bytes whole);
   void forward_close(protocol::Bytes body, protocol::Bytes whole);
   void ensure_prepared(const StatementPtr& def);
+  bool take_deallocate(std::string_view sql);  // true when it named a statement baton renamed
+  void forget_client_statement(const Expect& x);
 
   // Output helpers.
   void to_server_bytes(protocol::Bytes bytes);
@@ -134,6 +140,8 @@ class Session {
   std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT
   std::shared_ptr<const std::vector<routing::SessionSet>> unnamed_sets_;  // of the last unnamed Parse
   std::shared_ptr<const std::vector<routing::SessionSet>> bound_sets_;    // of the last Bind
+  bool unnamed_deallocate_ = false;  // the unnamed statement is a DEALLOCATE baton answers itself
+  bool bound_deallocate_ = false;    // the unnamed portal runs it
   asio::cancellation_signal client_read_cancel_;
   asio::cancellation_signal server_read_cancel_;
 
@@ -144,6 +152,7 @@ class Session {
   std::vector<Piece> to_server_;
   std::vector<std::uint8_t> to_server_scratch_;
   std::vector<Piece> to_client_;
+  std::vector<std::shared_ptr<const std::vector<std::uint8_t>>> to_client_hold_;  // replacement bytes in flight
   std::vector<asio::const_buffer> server_gather_;
   std::vector<asio::const_buffer> client_gather_;
 };
