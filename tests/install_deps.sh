@@ -9,7 +9,12 @@ packages=(
   prometheus-cpp-dev libtoml11-dev catch2
   postgresql-15 postgresql-client-15
   python3-psycopg2 openssl procps iproute2
+  # Real drivers in the integration tests: psycopg 3, pgjdbc (compiled with javac at test time).
+  python3-psycopg libpostgresql-jdbc-java openjdk-17-jdk-headless
 )
+# node-postgres runs on whatever Node.js the machine has; Debian's when there is none.
+if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
