@@ -332,6 +332,7 @@ cat >"$out/meta.json" <<EOF
  "clients": [$(IFS=,; echo "${clients_list[*]}")],
  "scenarios": $(json_list "${scenarios[@]}"),
  "endpoints": $(json_list "${endpoints[@]}"),
+ "ports": {$(for e in "${endpoints[@]}"; do printf '"%s": %s, ' "$e" "${port_of[$e]}"; done)"baton-tx-admin": ${baton_admin_port[0]}, "baton-session-admin": ${baton_admin_port[1]}},
  "idle_counts": [$(IFS=,; echo "${idle_counts[*]}")],
  "idle_endpoints": $(json_list "${idle_endpoints[@]}"),
  "pool_size": $pool_size,
