@@ -63,6 +63,32 @@ std::string_view to_string(AuthMethod m) {
   return "unknown";
 }
 
+std::string_view to_string(AdminTlsMode m) {
+  switch (m) {
+    case AdminTlsMode::kDisable: return "disable";
+    case AdminTlsMode::kRequire: return "require";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(FailoverMode m) {
+  switch (m) {
+    case FailoverMode::kAuto: return "auto";
+    case FailoverMode::kManual: return "manual";
+    case FailoverMode::kFollow: return "follow";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(BalancerKind b) {
+  switch (b) {
+    case BalancerKind::kP2c: return "p2c";
+    case BalancerKind::kRoundRobin: return "round_robin";
+    case BalancerKind::kWeighted: return "weighted";
+  }
+  return "unknown";
+}
+
 const ClusterConfig* Config::find_cluster(std::string_view name) const {
   for (const auto& c : clusters) {
     if (c.name == name) return &c;

@@ -22,6 +22,15 @@ enum class ClientTlsMode { kDisable, kAllow, kRequire };
 enum class ServerTlsMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
 // How baton authenticates a client.
 enum class AuthMethod { kScramSha256, kMd5, kTrust };
+// TLS on the admin HTTP server.
+enum class AdminTlsMode { kDisable, kRequire };
+// auto: baton promotes a standby by itself; manual: it only reports, and switches over on command;
+// follow: it never promotes and routes writes to the node that reports itself primary on the highest
+// timeline (clusters run by Patroni and the like).
+enum class FailoverMode { kAuto, kManual, kFollow };
+// How reads are spread over the standbys: power of two choices on outstanding requests, round robin,
+// or in proportion to each node's weight.
+enum class BalancerKind { kP2c, kRoundRobin, kWeighted };
 
 std::string_view to_string(PoolMode m);
 std::string_view to_string(ListenerRole r);
@@ -29,18 +38,30 @@ std::string_view to_string(Protocol p);
 std::string_view to_string(ClientTlsMode m);
 std::string_view to_string(ServerTlsMode m);
 std::string_view to_string(AuthMethod m);
+std::string_view to_string(AdminTlsMode m);
+std::string_view to_string(FailoverMode m);
+std::string_view to_string(BalancerKind b);
 
 struct GeneralConfig {
   int workers = 0;                          // 0 = one per core
   Duration client_login_timeout{15000};     // a client must finish startup+auth within this
   std::uint32_t max_message_size = 64u << 20;  // larger client or server messages are refused
   std::string log_level = "info";           // debug, info, warn, error
+  Duration shutdown_timeout{30000};         // SIGTERM: clients get this long to finish (SIGINT: a tenth)
+};
+
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
 };
 
 struct AdminConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9930;
   std::string token;  // bearer token for POST endpoints; "" = POST endpoints refused
+  AdminTlsMode tls_mode = AdminTlsMode::kDisable;
+  TlsFiles tls;  // cert_file and key_file required when tls_mode is require; ca_file unused
 };
 
 struct PoolConfig {
@@ -58,12 +79,6 @@ struct PoolConfig {
   std::string server_reset_query = "DISCARD ALL";  // session mode, when a client leaves
 };
 
-struct TlsFiles {
-  std::string cert_file;
-  std::string key_file;
-  std::string ca_file;
-};
-
 struct ListenerConfig {
   std::string name;
   Protocol protocol = Protocol::kPostgres;
@@ -74,6 +89,8 @@ struct ListenerConfig {
   std::optional<PoolMode> pool_mode;  // overrides pool.mode
   ClientTlsMode tls_mode = ClientTlsMode::kDisable;
   TlsFiles tls;  // cert_file and key_file required unless tls_mode is disable
+  bool replica_fallback = true;   // role replica/split: reads go to the primary when no standby is usable
+  bool read_your_writes = false;  // after a session's write commits, its reads wait for standbys to catch up
 };
 
 struct NodeConfig {
@@ -83,6 +100,24 @@ struct NodeConfig {
   int weight = 1;
   int priority = 0;       // failover: higher is preferred
   bool no_promote = false;
+};
+
+// [clusters.failover]: health probes and failover of one cluster.
+struct FailoverSettings {
+  FailoverMode mode = FailoverMode::kAuto;
+  Duration probe_interval{1000};    // between probes of a node
+  Duration suspect_interval{200};   // between probes of a suspect node (<= probe_interval)
+  Duration probe_timeout{1000};     // a probe that takes longer has failed
+  int failures_before_down = 3;     // consecutive failed probes that confirm a node down...
+  Duration down_after{5000};        // ...or a node failing for this long
+  int successes_before_up = 2;      // consecutive good probes that bring a down node back
+  std::uint64_t max_failover_lag = 16u << 20;  // bytes of WAL a candidate may miss and still be promoted
+  Duration promote_timeout{30000};     // replay and promotion of one candidate
+  Duration switchover_timeout{30000};  // a whole planned switchover
+  Duration buffer_timeout{10000};      // a transaction needing the primary waits this long during a failover
+  std::string promote_command;  // "" = baton promotes with pg_promote()
+  std::string fence_command;    // "" = no hook when fencing the old primary
+  std::string state_file;       // resolved path; "" = fencing state kept only in memory
 };
 
 struct ClusterConfig {
@@ -95,6 +130,12 @@ struct ClusterConfig {
   std::string monitor_user;
   std::string monitor_password;
   std::string monitor_database = "postgres";
+  FailoverSettings failover;
+  // Routing of reads.
+  std::uint64_t max_replica_lag = 16u << 20;  // bytes of replay lag past which a standby is skipped; 0 = no limit
+  Duration max_replica_lag_time{10000};       // seconds of replay lag likewise; 0 = no limit
+  BalancerKind balancer = BalancerKind::kP2c;
+  std::vector<std::string> volatile_functions;  // lowercased; added to the classifier's built-in list
 };
 
 struct UserConfig {

@@ -1,4 +1,5 @@
 // Reading each section of baton.toml into Config, checking what one entry can check on its own.
+#include <algorithm>
 #include <limits>
 
 #include "protocol/pg/scram.hpp"
@@ -24,6 +25,11 @@ const Choices<ServerTlsMode> kServerTls{{"disable", ServerTlsMode::kDisable},
                                         {"verify-full", ServerTlsMode::kVerifyFull}};
 const Choices<AuthMethod> kAuthMethods{
     {"scram-sha-256", AuthMethod::kScramSha256}, {"md5", AuthMethod::kMd5}, {"trust", AuthMethod::kTrust}};
+const Choices<AdminTlsMode> kAdminTls{{"disable", AdminTlsMode::kDisable}, {"require", AdminTlsMode::kRequire}};
+const Choices<FailoverMode> kFailoverModes{
+    {"auto", FailoverMode::kAuto}, {"manual", FailoverMode::kManual}, {"follow", FailoverMode::kFollow}};
+const Choices<BalancerKind> kBalancers{
+    {"p2c", BalancerKind::kP2c}, {"round_robin", BalancerKind::kRoundRobin}, {"weighted", BalancerKind::kWeighted}};
 const Choices<std::string_view> kLogLevels{{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}};
 
 template <class T, class U>
@@ -43,15 +49,41 @@ void read_general(TableReader& t, GeneralConfig& g) {
   set_if(t.duration("client_login_timeout", Duration{1}), g.client_login_timeout);
   set_if(t.size("max_message_size", 1u << 10, 1u << 30), g.max_message_size);
   if (auto level = t.choice("log_level", kLogLevels)) g.log_level = std::string(*level);
+  set_if(t.duration("shutdown_timeout", Duration{1}), g.shutdown_timeout);
 }
 
-void read_admin(TableReader& t, AdminConfig& a) {
+// Reads a file key; true when the key names a file (even one that could not be read: already reported).
+bool read_file_key(TableReader& t, std::string_view key, std::string& out) {
+  auto file = t.readable_file(key);
+  if (file) out = *file;
+  return t.has(key) && !(file && file->empty());
+}
+
+// cert_file and key_file, both required when `required_for` names the mode that needs them.
+void read_cert_and_key(TableReader& t, TlsFiles& files, const std::optional<std::string_view>& required_for,
+                       Report& report) {
+  bool cert = read_file_key(t, "cert_file", files.cert_file);
+  bool key = read_file_key(t, "key_file", files.key_file);
+  if (!required_for) return;
+  const std::string why = "is required when mode is " + std::string(*required_for);
+  if (!cert) report.error(report.line_of(t.path("cert_file")), t.path("cert_file"), why);
+  if (!key) report.error(report.line_of(t.path("key_file")), t.path("key_file"), why);
+}
+
+void read_admin(TableReader& t, AdminConfig& a, Report& report) {
   if (auto hp = t.host_port("listen", Need::kOptional)) {
     a.host = hp->first;
     a.port = hp->second;
   }
   auto token = t.secret("token");
   if (token.state == Secret::State::kResolved) a.token = std::move(token.value);
+  if (auto tls = t.table("tls")) {
+    set_if(tls->choice("mode", kAdminTls), a.tls_mode);
+    std::optional<std::string_view> required_for;
+    if (a.tls_mode != AdminTlsMode::kDisable) required_for = to_string(a.tls_mode);
+    read_cert_and_key(*tls, a.tls, required_for, report);
+    tls->finish();
+  }
 }
 
 void read_pool(TableReader& t, PoolConfig& p, Report& report) {
@@ -74,22 +106,11 @@ void read_pool(TableReader& t, PoolConfig& p, Report& report) {
   }
 }
 
-// Reads a file key; true when the key names a file (even one that could not be read: already reported).
-bool read_file_key(TableReader& t, std::string_view key, std::string& out) {
-  auto file = t.readable_file(key);
-  if (file) out = *file;
-  return t.has(key) && !(file && file->empty());
-}
-
 void read_listener_tls(TableReader& t, ListenerConfig& l, Report& report) {
   set_if(t.choice("mode", kClientTls), l.tls_mode);
-  bool cert = read_file_key(t, "cert_file", l.tls.cert_file);
-  bool key = read_file_key(t, "key_file", l.tls.key_file);
-  if (l.tls_mode != ClientTlsMode::kDisable) {
-    const std::string why = "is required when mode is " + std::string(to_string(l.tls_mode));
-    if (!cert) report.error(report.line_of(t.path("cert_file")), t.path("cert_file"), why);
-    if (!key) report.error(report.line_of(t.path("key_file")), t.path("key_file"), why);
-  }
+  std::optional<std::string_view> required_for;
+  if (l.tls_mode != ClientTlsMode::kDisable) required_for = to_string(l.tls_mode);
+  read_cert_and_key(t, l.tls, required_for, report);
   t.finish();
 }
 
@@ -104,6 +125,8 @@ void read_listener(TableReader& t, ListenerConfig& l, Report& report) {
   set_if(t.choice("role", kRoles), l.role);
   if (auto mode = t.choice("pool_mode", kPoolModes)) l.pool_mode = *mode;
   if (auto tls = t.table("tls")) read_listener_tls(*tls, l, report);
+  set_if(t.boolean("replica_fallback"), l.replica_fallback);
+  set_if(t.boolean("read_your_writes"), l.read_your_writes);
   t.finish();
 }
 
@@ -136,6 +159,45 @@ void read_node(TableReader& t, NodeConfig& n) {
   t.finish();
 }
 
+void read_failover(TableReader& t, FailoverSettings& f, Report& report) {
+  set_if(t.choice("mode", kFailoverModes), f.mode);
+  set_if(t.duration("probe_interval", Duration{1}), f.probe_interval);
+  auto suspect = t.duration("suspect_interval", Duration{1});
+  set_if(t.duration("probe_timeout", Duration{1}), f.probe_timeout);
+  set_if(t.integer("failures_before_down", 1, kIntMax), f.failures_before_down);
+  set_if(t.duration("down_after", Duration{1}), f.down_after);
+  set_if(t.integer("successes_before_up", 1, kIntMax), f.successes_before_up);
+  set_if(t.size("max_failover_lag", 0, std::numeric_limits<std::uint64_t>::max()), f.max_failover_lag);
+  set_if(t.duration("promote_timeout", Duration{1}), f.promote_timeout);
+  set_if(t.duration("switchover_timeout", Duration{1}), f.switchover_timeout);
+  set_if(t.duration("buffer_timeout", Duration{0}), f.buffer_timeout);
+  set_if(t.string("promote_command"), f.promote_command);
+  set_if(t.string("fence_command"), f.fence_command);
+  set_if(t.writable_path("state_file"), f.state_file);
+  t.finish();
+  if (suspect && *suspect > f.probe_interval) {
+    const std::string key = t.path("suspect_interval");
+    report.error(report.line_of(key), key,
+                 "must not exceed probe_interval (" + format_duration(f.probe_interval) + ")");
+  } else if (suspect) {
+    f.suspect_interval = *suspect;
+  }
+}
+
+void read_volatile_functions(TableReader& t, std::vector<std::string>& out, Report& report) {
+  auto names = t.string_array("volatile_functions");
+  if (!names) return;
+  const std::string key = t.path("volatile_functions");
+  for (std::size_t i = 0; i < names->size(); ++i) {
+    auto name = normalize_function_name((*names)[i]);
+    if (!name.value) {
+      report.error(report.line_of(key), key + "[" + std::to_string(i) + "]", name.error);
+    } else if (std::find(out.begin(), out.end(), *name.value) == out.end()) {
+      out.push_back(std::move(*name.value));
+    }
+  }
+}
+
 void read_cluster(TableReader& t, ClusterConfig& c, Report& report) {
   read_name(t, c.name, report);
   set_if(t.choice("protocol", kProtocols), c.protocol);
@@ -144,6 +206,11 @@ void read_cluster(TableReader& t, ClusterConfig& c, Report& report) {
   if (password.state == Secret::State::kResolved) c.monitor_password = std::move(password.value);
   set_if(t.string("monitor_database"), c.monitor_database);
   if (auto tls = t.table("server_tls")) read_server_tls(*tls, c, report);
+  if (auto failover = t.table("failover")) read_failover(*failover, c.failover, report);
+  set_if(t.size("max_replica_lag", 0, std::numeric_limits<std::uint64_t>::max()), c.max_replica_lag);
+  set_if(t.duration("max_replica_lag_time", Duration{0}), c.max_replica_lag_time);
+  set_if(t.choice("balancer", kBalancers), c.balancer);
+  read_volatile_functions(t, c.volatile_functions, report);
   for (auto& node_table : t.array_of_tables("nodes")) {
     NodeConfig node;
     read_node(node_table, node);
@@ -215,7 +282,7 @@ void read_sections(TableReader& root, Config& config, Report& report) {
     t->finish();
   }
   if (auto t = root.table("admin")) {
-    read_admin(*t, config.admin);
+    read_admin(*t, config.admin, report);
     t->finish();
   }
   if (auto t = root.table("pool")) {

@@ -8,6 +8,9 @@
 #include <cstring>
 #include <memory>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "proxy/config/values.hpp"
 
 namespace baton::proxy::config {
@@ -257,6 +260,55 @@ std::optional<std::string> TableReader::readable_file(std::string_view key) {
     return std::nullopt;
   }
   return resolved;
+}
+
+std::optional<std::string> TableReader::writable_path(std::string_view key) {
+  auto text = string(key);
+  if (!text || text->empty()) return text;
+  std::string resolved = report_.resolve_path(*text);
+  auto slash = resolved.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : resolved.substr(0, slash);
+  struct stat st {};
+  if (slash + 1 == resolved.size()) {
+    report_.error(value_line(key), path(key), "names a directory; give a file name");
+    return std::nullopt;
+  }
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    report_.error(value_line(key), path(key), "directory \"" + dir + "\" does not exist");
+    return std::nullopt;
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    report_.error(value_line(key), path(key), "directory \"" + dir + "\" is not writable: " + std::strerror(errno));
+    return std::nullopt;
+  }
+  if (::stat(resolved.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    report_.error(value_line(key), path(key), "\"" + resolved + "\" is a directory; give a file name");
+    return std::nullopt;
+  }
+  return resolved;
+}
+
+std::optional<std::vector<std::string>> TableReader::string_array(std::string_view key) {
+  const toml::value* v = take(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_array()) {
+    type_error(*v, key, "an array of strings");
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  const auto& items = v->as_array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].is_string()) {
+      report_.error(line_of_value(items[i]), path(key) + "[" + std::to_string(i) + "]",
+                    "expected a string, got " + std::string(type_name(items[i].type())));
+      ok = false;
+      continue;
+    }
+    out.push_back(items[i].as_string().str);
+  }
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 Secret TableReader::secret(std::string_view key) {

@@ -82,6 +82,11 @@ class TableReader {
   std::optional<std::pair<std::string, std::uint16_t>> host_port(std::string_view key, Need need);
   // A file that must exist and be readable; returned resolved against the configuration's directory.
   std::optional<std::string> readable_file(std::string_view key);
+  // A file baton creates or rewrites: resolved against the configuration's directory, which directory must
+  // exist and be writable; the path itself, when it exists, must not be a directory. "" stays "".
+  std::optional<std::string> writable_path(std::string_view key);
+  // An array of strings; a wrong element is reported as key[i].
+  std::optional<std::vector<std::string>> string_array(std::string_view key);
   // `key` itself, `key_env` (an environment variable) or `key_file` (contents, one trailing newline stripped).
   Secret secret(std::string_view key);
 

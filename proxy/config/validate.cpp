@@ -89,6 +89,20 @@ void check_nodes(const Config& config, Report& report) {
   }
 }
 
+// Two clusters writing one state file would overwrite each other's fencing record.
+void check_state_files(const Config& config, Report& report) {
+  std::map<std::string, std::size_t> first;
+  for (std::size_t i = 0; i < config.clusters.size(); ++i) {
+    const std::string& file = config.clusters[i].failover.state_file;
+    if (file.empty()) continue;
+    auto [it, inserted] = first.emplace(file, i);
+    if (inserted) continue;
+    std::string key = indexed("clusters", i) + ".failover.state_file";
+    report.error(report.line_of(key), key,
+                 "is already the state file of " + indexed("clusters", it->second) + " (each cluster needs its own)");
+  }
+}
+
 }  // namespace
 
 void cross_check(const Config& config, Report& report) {
@@ -99,6 +113,7 @@ void cross_check(const Config& config, Report& report) {
   check_listen_addresses(config, report);
   check_listener_clusters(config, report);
   check_nodes(config, report);
+  check_state_files(config, report);
 }
 
 }  // namespace baton::proxy::config

@@ -87,6 +87,24 @@ Parsed<std::uint64_t> parse_size(std::string_view text) {
   return {split.value->number * *factor, {}};
 }
 
+std::string format_duration(Duration d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0s";
+  for (auto it = kDurationUnits.rbegin(); it != kDurationUnits.rend(); ++it) {
+    const auto factor = static_cast<Duration::rep>(it->second);
+    if (ms % factor == 0) return std::to_string(ms / factor) + std::string(it->first);
+  }
+  return std::to_string(ms) + "ms";
+}
+
+std::string format_size(std::uint64_t bytes) {
+  if (bytes == 0) return "0B";
+  for (auto it = kSizeUnits.rbegin(); it != kSizeUnits.rend(); ++it) {
+    if (bytes % it->second == 0) return std::to_string(bytes / it->second) + std::string(it->first);
+  }
+  return std::to_string(bytes) + "B";
+}
+
 Parsed<HostPort> parse_host_port(std::string_view text) {
   HostPort out;
   std::string_view rest;
@@ -128,6 +146,27 @@ std::string format_host_port(std::string_view host, std::uint16_t port) {
     out.append(host);
   }
   return out + ":" + std::to_string(port);
+}
+
+Parsed<std::string> normalize_function_name(std::string_view text) {
+  std::string_view name = text;
+  if (!name.empty() && name.back() == '*') name.remove_suffix(1);
+  if (name.empty()) return {std::nullopt, "a function name must not be empty"};
+  if (name.find('.') != std::string_view::npos) {
+    return {std::nullopt, "give the function name without its schema (it matches in every schema)"};
+  }
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+    const bool later = (c >= '0' && c <= '9') || c == '$';
+    if (!letter && !(later && i > 0)) {
+      return {std::nullopt, "a function name is letters, digits, '_' and '$' (not first), optionally ending in '*'"};
+    }
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c));
+  }
+  if (text.back() == '*') out.push_back('*');
+  return {out, {}};
 }
 
 Parsed<bool> check_scram_verifier(std::string_view text) {

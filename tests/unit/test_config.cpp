@@ -1,104 +1,13 @@
 // Unit tests for loading and validating baton.toml (proxy/config/).
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <map>
-
 #include "proxy/config/config.hpp"
 #include "proxy/config/values.hpp"
+#include "tests/unit/config_testing.hpp"
 
 using namespace baton::proxy;
+using namespace baton::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::map<std::string, std::string>& fake_env() {
-  static std::map<std::string, std::string> env;
-  return env;
-}
-
-std::optional<std::string> lookup_fake_env(const char* name) {
-  auto it = fake_env().find(name);
-  if (it == fake_env().end()) return std::nullopt;
-  return it->second;
-}
-
-// A scratch directory for secret and TLS files, removed at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() / ("baton-test-config-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& contents) const {
-    std::ofstream(path / name, std::ios::binary) << contents;
-    return (path / name).string();
-  }
-};
-
-// Everything a valid file needs, to be appended after the sections a test is about. It ends inside
-// [[clusters.nodes]], so lines appended to it land in clusters[0].nodes[0], starting at line 16.
-const std::string kMinimalTail = R"(
-[[listeners]]
-name = "pg"
-listen = "127.0.0.1:6432"
-cluster = "main"
-
-[[users]]
-name = "app"
-password = "pw"
-
-[[clusters]]
-name = "main"
-monitor_user = "mon"
-  [[clusters.nodes]]
-  host = "127.0.0.1"
-)";
-// The same without [[users]]: a [[users]] entry appended to it starts at line 12.
-const std::string kNoUsers = R"(
-[[listeners]]
-name = "pg"
-listen = "127.0.0.1:6432"
-cluster = "main"
-
-[[clusters]]
-name = "main"
-monitor_user = "mon"
-  [[clusters.nodes]]
-  host = "127.0.0.1"
-)";
-
-Config load_ok(const std::string& text) {
-  auto result = parse_config(text, "baton.toml", &lookup_fake_env);
-  if (auto* diags = std::get_if<std::vector<Diagnostic>>(&result)) {
-    for (const auto& d : *diags) UNSCOPED_INFO(format(d));
-    FAIL("expected the configuration to load");
-  }
-  return std::get<Config>(std::move(result));
-}
-
-std::vector<Diagnostic> load_bad(const std::string& text) {
-  auto result = parse_config(text, "baton.toml", &lookup_fake_env);
-  REQUIRE(std::holds_alternative<std::vector<Diagnostic>>(result));
-  return std::get<std::vector<Diagnostic>>(result);
-}
-
-// The one diagnostic a file produces; checks its key and line and that its message mentions `words`.
-void expect_single_error(const std::string& text, const std::string& key, int line, const std::string& words) {
-  auto diags = load_bad(text);
-  for (const auto& d : diags) UNSCOPED_INFO(format(d));
-  REQUIRE(diags.size() == 1);
-  CHECK(diags[0].file == "baton.toml");
-  CHECK(diags[0].key == key);
-  CHECK(diags[0].line == line);
-  CHECK_THAT(diags[0].message, Catch::Contains(words));
-}
-
-}  // namespace
 
 TEST_CASE("the example configuration loads and says what the file says", "[config]") {
   fake_env().clear();
@@ -115,10 +24,14 @@ TEST_CASE("the example configuration loads and says what the file says", "[confi
   CHECK(c.general.client_login_timeout == 15s);
   CHECK(c.general.max_message_size == 64u * 1024 * 1024);
   CHECK(c.general.log_level == "info");
+  CHECK(c.general.shutdown_timeout == 30s);
 
   CHECK(c.admin.host == "127.0.0.1");
   CHECK(c.admin.port == 9930);
   CHECK(c.admin.token.empty());
+  CHECK(c.admin.tls_mode == AdminTlsMode::kDisable);
+  CHECK(c.admin.tls.cert_file.empty());
+  CHECK(c.admin.tls.key_file.empty());
 
   CHECK(c.pool.mode == PoolMode::kTransaction);
   CHECK(c.pool.pool_size == 20);
@@ -146,6 +59,8 @@ TEST_CASE("the example configuration loads and says what the file says", "[confi
   CHECK(l.tls_mode == ClientTlsMode::kDisable);
   CHECK(l.tls.cert_file.empty());
   CHECK(l.tls.key_file.empty());
+  CHECK(l.replica_fallback);
+  CHECK_FALSE(l.read_your_writes);
 
   REQUIRE(c.clusters.size() == 1);
   const auto& cl = c.clusters[0];
@@ -156,6 +71,25 @@ TEST_CASE("the example configuration loads and says what the file says", "[confi
   CHECK(cl.monitor_database == "postgres");
   CHECK(cl.server_tls_mode == ServerTlsMode::kDisable);
   CHECK(cl.server_tls.ca_file.empty());
+  CHECK(cl.max_replica_lag == 16u << 20);
+  CHECK(cl.max_replica_lag_time == 10s);
+  CHECK(cl.balancer == BalancerKind::kP2c);
+  CHECK(cl.volatile_functions.empty());
+  const FailoverSettings& f = cl.failover;
+  CHECK(f.mode == FailoverMode::kAuto);
+  CHECK(f.probe_interval == 1s);
+  CHECK(f.suspect_interval == 200ms);
+  CHECK(f.probe_timeout == 1s);
+  CHECK(f.failures_before_down == 3);
+  CHECK(f.down_after == 5s);
+  CHECK(f.successes_before_up == 2);
+  CHECK(f.max_failover_lag == 16u << 20);
+  CHECK(f.promote_timeout == 30s);
+  CHECK(f.switchover_timeout == 30s);
+  CHECK(f.buffer_timeout == 10s);
+  CHECK(f.promote_command.empty());
+  CHECK(f.fence_command.empty());
+  CHECK(f.state_file.empty());
   REQUIRE(cl.nodes.size() == 3);
   const char* names[] = {"pg1", "pg2", "pg3"};
   for (int i = 0; i < 3; ++i) {
@@ -373,6 +307,14 @@ TEST_CASE("to_string names every enum value as the file spells it", "[config]") 
   CHECK(to_string(AuthMethod::kScramSha256) == "scram-sha-256");
   CHECK(to_string(AuthMethod::kMd5) == "md5");
   CHECK(to_string(AuthMethod::kTrust) == "trust");
+  CHECK(to_string(AdminTlsMode::kDisable) == "disable");
+  CHECK(to_string(AdminTlsMode::kRequire) == "require");
+  CHECK(to_string(FailoverMode::kAuto) == "auto");
+  CHECK(to_string(FailoverMode::kManual) == "manual");
+  CHECK(to_string(FailoverMode::kFollow) == "follow");
+  CHECK(to_string(BalancerKind::kP2c) == "p2c");
+  CHECK(to_string(BalancerKind::kRoundRobin) == "round_robin");
+  CHECK(to_string(BalancerKind::kWeighted) == "weighted");
 }
 
 TEST_CASE("format(Diagnostic) is file:line: key: message", "[config]") {
