@@ -11,6 +11,8 @@ packages=(
   python3-psycopg2 openssl procps iproute2
   # Real drivers in the integration tests: psycopg 3, pgjdbc (compiled with javac at test time).
   python3-psycopg libpostgresql-jdbc-java openjdk-17-jdk-headless
+  # The status page checked in a real headless browser, with a font to draw its text in screenshots.
+  chromium fonts-liberation
 )
 # node-postgres runs on whatever Node.js the machine has; Debian's when there is none.
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
