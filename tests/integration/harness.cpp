@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -419,6 +420,185 @@ void PgCluster::wait_replicated(std::chrono::seconds timeout) const {
 std::string PgCluster::log_tail(int node, int lines) const {
   return run("tail -n " + std::to_string(lines) + " " + shell_quote(dir_ + "/node" + std::to_string(node) + ".log"))
       .output;
+}
+
+RunResult PgCluster::node_command(const std::string& args, std::chrono::seconds timeout) const {
+  return run("bash " + shell_quote(source_dir() + "/tests/fixtures/pg_cluster.sh") + " " + args, timeout);
+}
+
+namespace {
+
+std::string signal_name(int signal) {
+  switch (signal) {
+    case SIGKILL: return "KILL";
+    case SIGSTOP: return "STOP";
+    case SIGCONT: return "CONT";
+    case SIGTERM: return "TERM";
+    case SIGINT: return "INT";
+    case SIGQUIT: return "QUIT";
+    case SIGHUP: return "HUP";
+    default: return std::to_string(signal);
+  }
+}
+
+void require_ok(const RunResult& r, const std::string& what) {
+  if (r.exit_code != 0) {
+    throw std::runtime_error(what + " failed (exit " + std::to_string(r.exit_code) + "):\n" + r.output);
+  }
+}
+
+}  // namespace
+
+void PgCluster::signal_node(int node, int signal, SignalScope scope) {
+  const std::string args = "signal " + shell_quote(dir_) + " " + std::to_string(node) + " " + signal_name(signal) +
+                           (scope == SignalScope::kServer ? " --tree" : "");
+  require_ok(node_command(args, std::chrono::seconds(30)), "pg_cluster.sh " + args);
+}
+
+void PgCluster::start_node(int node) {
+  const std::string args = "start-node " + shell_quote(dir_) + " " + std::to_string(node);
+  require_ok(node_command(args, std::chrono::seconds(120)), "pg_cluster.sh " + args);
+  load_env();
+}
+
+void PgCluster::stop_node(int node) {
+  const std::string args = "stop-node " + shell_quote(dir_) + " " + std::to_string(node);
+  require_ok(node_command(args, std::chrono::seconds(90)), "pg_cluster.sh " + args);
+  load_env();
+}
+
+void PgCluster::rebuild_as_standby(int node, int upstream) {
+  const std::string args =
+      "rebuild " + shell_quote(dir_) + " " + std::to_string(node) + " " + std::to_string(upstream);
+  require_ok(node_command(args, std::chrono::seconds(180)), "pg_cluster.sh " + args);
+  load_env();
+}
+
+std::string PgCluster::role(int node) const {
+  const std::string args = "role " + shell_quote(dir_) + " " + std::to_string(node);
+  RunResult r = node_command(args, std::chrono::seconds(30));
+  require_ok(r, "pg_cluster.sh " + args);
+  return trim_trailing_newlines(r.output);
+}
+
+bool PgCluster::is_primary(int node) const { return role(node) == "primary"; }
+
+void PgCluster::promote(int node) const {
+  const std::string out = query(node, "SELECT pg_promote(true, 60)", "postgres");
+  if (out != "t") throw std::runtime_error("pg_promote on node" + std::to_string(node) + " answered " + out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+HttpResult http_request(int port, const std::string& method, const std::string& target, const std::string& body,
+                        const std::string& bearer_token, std::chrono::milliseconds timeout) {
+  HttpResult result;
+  const auto deadline = Clock::now() + timeout;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    result.error = std::string("socket: ") + std::strerror(errno);
+    return result;
+  }
+  // Waits until fd is ready for `events` or the deadline passes.
+  auto wait_for = [&](short events) {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd, events, 0};
+      int n = ::poll(&p, 1, static_cast<int>(left));
+      if (n > 0) return true;
+      if (n < 0 && errno != EINTR) return false;
+    }
+  };
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
+    result.error = std::string("connect: ") + std::strerror(errno);
+    ::close(fd);
+    return result;
+  }
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  if (!wait_for(POLLOUT) || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
+    result.error = "connect to port " + std::to_string(port) + ": " +
+                   (so_error != 0 ? std::strerror(so_error) : "timed out");
+    ::close(fd);
+    return result;
+  }
+
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nConnection: close\r\n";
+  if (!bearer_token.empty()) request += "Authorization: Bearer " + bearer_token + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
+  for (std::size_t sent = 0; sent < request.size();) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!wait_for(POLLOUT)) {
+        result.error = "send timed out";
+        ::close(fd);
+        return result;
+      }
+    } else {
+      result.error = std::string("send: ") + std::strerror(errno);
+      ::close(fd);
+      return result;
+    }
+  }
+
+  std::string response;
+  for (;;) {
+    char buf[16384];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      response.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (!wait_for(POLLIN)) {
+        result.error = "no complete answer within " + std::to_string(timeout.count()) + " ms";
+        break;
+      }
+    } else {
+      result.error = std::string("recv: ") + std::strerror(errno);
+      break;
+    }
+  }
+  ::close(fd);
+
+  // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody" (the body read to EOF; chunked bodies are decoded).
+  const std::size_t head_end = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || response.size() < 12) {
+    if (result.error.empty()) result.error = "not an HTTP answer: " + response.substr(0, 200);
+    return result;
+  }
+  result.status = std::atoi(response.c_str() + 9);
+  std::string head = response.substr(0, head_end);
+  std::string raw = response.substr(head_end + 4);
+  std::string lower_head = head;
+  std::transform(lower_head.begin(), lower_head.end(), lower_head.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower_head.find("transfer-encoding: chunked") == std::string::npos) {
+    result.body = std::move(raw);
+    return result;
+  }
+  std::size_t at = 0;
+  for (;;) {
+    std::size_t eol = raw.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    std::size_t size = std::strtoul(raw.substr(at, eol - at).c_str(), nullptr, 16);
+    if (size == 0) break;
+    result.body += raw.substr(eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -78,7 +78,32 @@ class PgCluster {
   // The last `lines` lines of node's server log.
   std::string log_tail(int node, int lines = 50) const;
 
+  // --- Node control, for failover tests. Each runs a pg_cluster.sh node command and throws
+  // std::runtime_error with its output when that fails. The destructor stops every node that
+  // runs, whatever happened to it (stopped servers are resumed first, orphans waited for).
+
+  // Who receives a signal: the postmaster alone, or the postmaster and all its children.
+  enum class SignalScope { kPostmaster, kServer };
+  // Sends `signal` to node's postmaster (kServer: to its children too; SIGSTOP with kServer
+  // freezes the whole server, SIGCONT with kServer thaws it). After SIGKILL of the postmaster
+  // its children exit by themselves; start_node and the destructor wait for them.
+  void signal_node(int node, int signal, SignalScope scope = SignalScope::kPostmaster);
+  // Starts node's data directory as it is (the old primary after a kill comes back as a primary
+  // on its old timeline; a standby as a standby).
+  void start_node(int node);
+  // Fast shutdown of one node (resumed first if it was stopped).
+  void stop_node(int node);
+  // The operator's re-add path: stops `node`, replaces its data with a fresh base backup of
+  // `upstream` and starts it as upstream's streaming standby (slot "nodeK" on the upstream).
+  void rebuild_as_standby(int node, int upstream);
+  // "primary", "standby", "stopped" (SIGSTOP), "down" or "not accepting".
+  std::string role(int node) const;
+  bool is_primary(int node) const;
+  // pg_promote(wait => true) on node (for fixture tests that fail over without baton).
+  void promote(int node) const;
+
  private:
+  RunResult node_command(const std::string& args, std::chrono::seconds timeout) const;
   void start();
   void load_env();
 
@@ -122,6 +147,18 @@ class BatonProcess {
   mutable int status_ = -1;
   int uncaught_at_start_ = 0;  // to tell, when destroyed, whether an exception is unwinding the test
 };
+
+struct HttpResult {
+  int status = -1;     // the HTTP status; -1 when no answer came (error says why)
+  std::string body;
+  std::string error;
+};
+
+// One HTTP/1.1 request to 127.0.0.1:port (Connection: close), with an optional JSON body and
+// bearer token; the whole exchange is bounded by `timeout`.
+HttpResult http_request(int port, const std::string& method, const std::string& target, const std::string& body = "",
+                        const std::string& bearer_token = "",
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
 // Writes the new part of the log of every live BatonProcess to `out` (for failed assertions).
 // Each process's log is printed from where the previous call stopped, at most `max_bytes` each.

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# bench/failover.sh: write-unavailability window, client errors and lost writes when the primary is killed under load through baton.
+#
+#   bench/failover.sh [--repeats N] [--modes "async sync"] [--writers N] [--out DIR] [--keep-logs]
+#
+# For every repeat and replication mode (interleaved): a fresh three-node PostgreSQL 15 cluster
+# (tests/fixtures/pg_cluster.sh, --sync for sync), baton in front of it with automatic failover and
+# its default failover settings, tests/integration/clients/write_load.py writing through baton,
+# then `kill -9` of the primary's postmaster; bench/lib/failover_run.py measures the run and
+# bench/lib/failover_report.py writes DIR/results.json and DIR/results.md (DIR defaults to
+# bench/results/failover-<date>) and prints the table. See bench/README.md.
+#
+# BATON_BINARY     the baton executable (default: build/baton, then build-bench/baton next to the repo)
+# BENCH_KEEP_TMP=1 keep the temp directory (clusters, configs, logs) after the run
+# Must run as root (the PostgreSQL fixture runs the servers as the postgres user).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lib=$repo/bench/lib
+fixture=$repo/tests/fixtures/pg_cluster.sh
+py=/usr/bin/python3
+
+repeats=3
+modes="async sync"
+writers=4
+interval_ms=5
+out=""
+keep_logs=0
+usage() { echo "usage: $0 [--repeats N] [--modes \"async sync\"] [--writers N] [--out DIR] [--keep-logs]" >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --repeats) repeats=${2:?}; shift 2 ;;
+    --modes) modes=${2:?}; shift 2 ;;
+    --writers) writers=${2:?}; shift 2 ;;
+    --out) out=${2:?}; shift 2 ;;
+    --keep-logs) keep_logs=1; shift ;;
+    -h|--help) usage ;;
+    *) usage ;;
+  esac
+done
+[[ $repeats =~ ^[1-9][0-9]*$ ]] || usage
+[[ $writers =~ ^[1-9][0-9]*$ ]] || usage
+read -r -a mode_list <<<"$modes"
+((${#mode_list[@]} > 0)) || usage
+for m in "${mode_list[@]}"; do [[ $m == async || $m == sync ]] || usage; done
+
+log() { echo "failover-bench: $*"; }
+die() { echo "failover-bench: $*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (PostgreSQL runs as the postgres user, packages may need installing)"
+
+missing=()
+for p in postgresql-15 postgresql-client-15 python3-psycopg2 procps; do
+  [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true) == installed ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null; } \
+    || die "installing packages failed"
+fi
+
+baton_bin=${BATON_BINARY:-}
+if [[ -z $baton_bin ]]; then
+  for candidate in "$repo/build/baton" "$repo/../build-bench/baton"; do
+    if [[ -x $candidate ]]; then baton_bin=$candidate; break; fi
+  done
+fi
+[[ -n $baton_bin && -x $baton_bin ]] \
+  || die "no baton executable: build it (cmake -B build -DCMAKE_BUILD_TYPE=Release; ninja -C build baton) or set BATON_BINARY"
+
+started=$(date +%Y-%m-%dT%H%M%S)
+out=${out:-$repo/bench/results/failover-$started}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out/runs.jsonl"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-failover-bench.XXXXXX")
+chmod 755 "$tmp"
+
+# --- cleanup: the baton of the current run by PID, every cluster this script made ---------------
+baton_pid=""
+clusters=()
+stop_baton() {
+  local i
+  [[ -n $baton_pid ]] || return 0
+  kill -TERM "$baton_pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$baton_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$baton_pid" 2>/dev/null || true
+  wait "$baton_pid" 2>/dev/null || true
+  baton_pid=""
+}
+cleanup() {
+  local rc=$? c
+  trap - EXIT INT TERM
+  stop_baton
+  for c in "${clusters[@]}"; do bash "$fixture" stop "$c" >/dev/null 2>&1 || true; done
+  if [[ -n ${BENCH_KEEP_TMP:-} ]]; then
+    echo "failover-bench: temp files kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# COUNT consecutive free ports on 127.0.0.1 (below the ephemeral range); prints the first.
+free_block() {
+  "$py" - "$1" <<'EOF'
+import random, socket, sys
+count = int(sys.argv[1])
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+rng = random.SystemRandom()
+for _ in range(2000):
+    base = rng.randrange(15000, 32000 - count)
+    if all(free(p) for p in range(base, base + count)):
+        print(base)
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+failover_settings='mode auto, everything else default (probe_interval 1s, suspect_interval 200ms, probe_timeout 1s, failures_before_down 3, down_after 5s, buffer_timeout 10s)'
+
+write_config() {  # FILE LISTEN_PORT ADMIN_PORT PG_BASE_PORT
+  local file=$1 listen=$2 admin=$3 base=$4 k
+  {
+    cat <<EOF
+# generated by bench/failover.sh
+[general]
+workers = 2
+log_level = "info"
+shutdown_timeout = "5s"
+
+[admin]
+listen = "127.0.0.1:$admin"
+
+[pool]
+mode = "transaction"
+pool_size = 10
+max_client_conn = 100
+
+[[listeners]]
+name = "pg"
+listen = "127.0.0.1:$listen"
+cluster = "main"
+role = "primary"
+
+[[clusters]]
+name = "main"
+monitor_user = "baton_monitor"
+monitor_password = "monitor-secret"
+  [clusters.failover]
+  mode = "auto"
+  state_file = "failover.state"
+EOF
+    for k in 0 1 2; do
+      printf '  [[clusters.nodes]]\n  name = "node%d"\n  host = "127.0.0.1"\n  port = %d\n' "$k" $((base + k))
+    done
+    printf '\n[[users]]\nname = "app"\npassword = "app-secret"\n'
+  } >"$file"
+}
+
+cat >"$out/meta.json" <<EOF
+{
+ "started": "$started",
+ "repeats": $repeats,
+ "modes": [$(printf '"%s",' "${mode_list[@]}" | sed 's/,$//')],
+ "writers": $writers,
+ "interval_ms": $interval_ms,
+ "failover_settings": "$failover_settings",
+ "host": "$(hostname)",
+ "cpus": $(nproc),
+ "kernel": "$(uname -r)",
+ "postgres": "$(/usr/lib/postgresql/15/bin/postgres --version)",
+ "baton": "$("$baton_bin" --version 2>/dev/null | head -n1 || echo unknown)",
+ "baton_commit": "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+}
+EOF
+
+one_run() {  # MODE REPEAT
+  local mode=$1 r=$2 dir=$tmp/$1-$2 base listen admin ok=0 i
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  for ((i = 0; i < 3; i++)); do
+    base=$(free_block 3) || die "no free ports"
+    clusters+=("$dir/pg")
+    local flags=(--replicas 2)
+    [[ $mode == sync ]] && flags+=(--sync)
+    if bash "$fixture" start "$dir/pg" "$base" "${flags[@]}" >"$dir/pg_cluster.log" 2>&1; then ok=1; break; fi
+    bash "$fixture" stop "$dir/pg" >/dev/null 2>&1 || true
+    rm -rf "$dir/pg"
+  done
+  ((ok)) || { cat "$dir/pg_cluster.log" >&2; die "the cluster did not start"; }
+  read -r listen admin < <("$py" -B "$lib/free_ports.py" 2 | tr '\n' ' ')
+  write_config "$dir/baton.toml" "$listen" "$admin" "$base"
+  "$baton_bin" --config "$dir/baton.toml" >"$dir/baton.log" 2>&1 &
+  baton_pid=$!
+  ok=0
+  for ((i = 0; i < 150; i++)); do
+    if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/readyz" 2>/dev/null) == 200 ]]; then
+      ok=1
+      break
+    fi
+    kill -0 "$baton_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ((ok)); then
+    "$py" -B "$lib/failover_run.py" --cluster "$dir/pg" --listen-port "$listen" --mode "$mode" --repeat "$r" \
+      --jsonl "$out/runs.jsonl" --writers "$writers" --work "$dir/load" || log "failover_run.py failed"
+  else
+    log "baton did not become ready (GET /readyz) within 30 s"
+    printf '{"mode": "%s", "repeat": %d, "status": "failed", "why": "baton not ready"}\n' "$mode" "$r" >>"$out/runs.jsonl"
+  fi
+  stop_baton
+  if ((keep_logs)) || ! tail -n1 "$out/runs.jsonl" | grep -q '"status": "ok"'; then
+    mkdir -p "$out/logs"
+    cp "$dir/baton.log" "$out/logs/baton-$mode-$r.log"
+    [[ -f $dir/load/write_load.log ]] && cp "$dir/load/write_load.log" "$out/logs/write_load-$mode-$r.log"
+    for k in 0 1 2; do
+      [[ -f $dir/pg/node$k.log ]] && tail -n 200 "$dir/pg/node$k.log" >"$out/logs/node$k-$mode-$r.log"
+    done
+  fi
+  bash "$fixture" stop "$dir/pg" >/dev/null 2>&1 || true
+  [[ -n ${BENCH_KEEP_TMP:-} ]] || rm -rf "$dir"
+}
+
+log "baton $baton_bin; results in $out"
+for ((r = 1; r <= repeats; r++)); do
+  for mode in "${mode_list[@]}"; do
+    log "repeat $r/$repeats, $mode replication"
+    one_run "$mode" "$r"
+  done
+done
+
+"$py" -B "$lib/failover_report.py" "$out"
