@@ -87,6 +87,22 @@ const char* health_kind(NodeHealth h) {
   return "node";
 }
 
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running..."): one line per event.
+std::string one_line(std::string text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space && c != ' ') out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
 ActuatorOptions actuator_options(const MonitorOptions& o) {
   ActuatorOptions a;
   a.conn = o.monitor;
@@ -149,6 +165,7 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
   Duration interval() const { return fast ? options.suspect_interval : options.probe_interval; }
 
   void emit(std::string kind, std::string node, std::string text) {
+    text = one_line(std::move(text));
     MonitorEvent e{std::chrono::system_clock::now(), cluster, std::move(kind), std::move(node), std::move(text)};
     events.push_back(e);
     if (events.size() > kKeepEvents) events.pop_front();
@@ -166,12 +183,15 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
     if (!running && !queue.empty()) {
       running = true;
       auto self = shared_from_this();
-      asio::co_spawn(io, run_queue(self), [self](std::exception_ptr ex) { self->ended(ex, "action queue"); });
+      asio::co_spawn(io, run_queue(self), [self](std::exception_ptr ex) {
+        self->running = false;
+        self->ended(ex, "action queue");
+      });
     }
   }
 
+  // A coroutine ended; an exception is a bug, reported as an event.
   void ended(std::exception_ptr ex, const char* what) {
-    if (std::string(what) == "action queue") running = false;
     if (!ex) return;
     try {
       std::rethrow_exception(ex);
