@@ -1,9 +1,9 @@
 // The process: builds TLS contexts and workers from the configuration, then runs the control loop.
 #include "proxy/app.hpp"
 
-#include <boost/asio/signal_set.hpp>
 #include <thread>
 
+#include "proxy/control/control_plane.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/net/worker.hpp"
 
@@ -13,7 +13,70 @@ namespace {
 constexpr int kMaxWorkers = 255;
 }
 
-App::App(Config config) : config_(std::make_shared<const Config>(std::move(config))) {}
+App::App(Config config) {
+  install_config(std::move(config));
+  const Config& cfg = this->config();
+  for (const ClusterConfig& c : cfg.clusters) {
+    std::vector<health::NodeSpec> specs;
+    for (const NodeConfig& n : c.nodes) {
+      specs.push_back(health::NodeSpec{n.name, n.host, n.port, n.weight, n.priority, n.no_promote});
+    }
+    // Nothing is known until the monitor's first probes: no primary, every node down.
+    topologies_.push_back(std::make_shared<const health::Topology>(health::make_topology(specs, 0)));
+    paused_.push_back(false);
+    trouble_.emplace_back();
+  }
+}
+
+void App::set_trouble(std::size_t cluster, std::string text) {
+  std::lock_guard lock(topology_mutex_);
+  if (cluster < trouble_.size()) trouble_[cluster] = std::move(text);
+}
+
+std::string App::trouble(std::size_t cluster) const {
+  std::lock_guard lock(topology_mutex_);
+  return cluster < trouble_.size() ? trouble_[cluster] : std::string();
+}
+
+void App::install_config(Config config) {
+  configs_.push_back(std::make_unique<const Config>(std::move(config)));
+  current_.store(configs_.back().get(), std::memory_order_release);
+}
+
+health::TopologyPtr App::topology(std::size_t cluster) const {
+  std::lock_guard lock(topology_mutex_);
+  return cluster < topologies_.size() ? topologies_[cluster] : nullptr;
+}
+
+void App::publish_topology(std::size_t cluster, health::TopologyPtr topology) {
+  {
+    std::lock_guard lock(topology_mutex_);
+    if (cluster >= topologies_.size()) return;
+    topologies_[cluster] = topology;
+  }
+  metrics_->on_topology(config().clusters[cluster].name, *topology);
+  for (auto& w : workers_) {
+    Worker* target = w.get();
+    target->post([target, cluster, topology] { target->set_topology(cluster, topology); });
+  }
+}
+
+void App::set_writes_paused(std::size_t cluster, bool paused) {
+  {
+    std::lock_guard lock(topology_mutex_);
+    if (cluster >= paused_.size()) return;
+    paused_[cluster] = paused;
+  }
+  for (auto& w : workers_) {
+    Worker* target = w.get();
+    target->post([target, cluster, paused] { target->set_writes_paused(cluster, paused); });
+  }
+}
+
+bool App::writes_paused(std::size_t cluster) const {
+  std::lock_guard lock(topology_mutex_);
+  return cluster < paused_.size() && paused_[cluster];
+}
 
 App::~App() {
   for (auto& w : workers_) w->stop();
@@ -21,7 +84,7 @@ App::~App() {
 
 std::string App::build_tls() {
   namespace ssl = asio::ssl;
-  for (const ListenerConfig& l : config_->listeners) {
+  for (const ListenerConfig& l : config().listeners) {
     if (l.tls_mode == ClientTlsMode::kDisable) continue;
     auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -33,7 +96,7 @@ std::string App::build_tls() {
     if (ec) return "listeners \"" + l.name + "\": tls.key_file " + l.tls.key_file + ": " + ec.message();
     client_tls_[&l] = std::move(ctx);
   }
-  for (const ClusterConfig& c : config_->clusters) {
+  for (const ClusterConfig& c : config().clusters) {
     if (c.server_tls_mode == ServerTlsMode::kDisable) continue;
     auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -84,7 +147,7 @@ void App::signal_pool(int from, const std::string& key) {
 
 bool App::try_admit_client() {
   int n = clients_.load(std::memory_order_relaxed);
-  while (n < config_->pool.max_client_conn) {
+  while (n < config().pool.max_client_conn) {
     if (clients_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
   }
   return false;
@@ -97,7 +160,7 @@ int App::run() {
     log::error("app", err);
     return 1;
   }
-  int n = config_->general.workers > 0 ? config_->general.workers
+  int n = config().general.workers > 0 ? config().general.workers
                                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   // A cancel key's top byte names the worker that owns the session.
   if (n > kMaxWorkers) {
@@ -112,30 +175,24 @@ int App::run() {
       return 1;
     }
   }
+  metrics_ = std::make_unique<metrics::Metrics>(metrics::make_layout(config()), n);
   for (auto& w : workers_) w->start();
-  for (const ListenerConfig& l : config_->listeners) {
+  for (const ListenerConfig& l : config().listeners) {
     log::info("app", "listening on ", l.host, ":", std::to_string(l.port), " (", l.name, ", ", to_string(l.protocol),
               ", cluster ", l.cluster, ")");
   }
   log::info("app", "baton started with ", std::to_string(n), " workers");
 
-  // The control plane: signals now; health monitor and admin API join this io_context.
+  // The control plane: signals, admin API, reload, drain and the cluster monitors, on this thread.
   asio::io_context control(1);
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-  int exit_code = 0;
-  std::function<void(const error_code&, int)> on_signal = [&](const error_code& ec, int sig) {
-    if (ec) return;
-    if (sig == SIGHUP) {
-      log::warn("app", "SIGHUP: live reload is not implemented yet; configuration unchanged");
-      signals.async_wait(on_signal);
-      return;
-    }
-    log::info("app", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": stopping");
-    for (auto& w : workers_) w->stop_accepting();
-    control.stop();
-  };
-  signals.async_wait(on_signal);
+  ControlPlane plane(*this, control);
+  if (std::string err = plane.start(); !err.empty()) {
+    log::error("app", err);
+    for (auto& w : workers_) w->stop();
+    return 1;
+  }
   control.run();
+  int exit_code = plane.exit_code();
   for (auto& w : workers_) w->stop();
   log::info("app", "stopped");
   return exit_code;

@@ -10,7 +10,9 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "health/topology.hpp"
 #include "proxy/config/config.hpp"
+#include "proxy/metrics/metrics.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/pool/pool.hpp"
 
@@ -26,9 +28,26 @@ class App {
   // Opens listeners, starts workers and blocks in the control loop until SIGTERM/SIGINT.
   int run();
 
-  const Config& config() const { return *config_; }
+  // The configuration in effect. A reload installs a new one; earlier ones stay alive (sessions
+  // and listeners keep pointers into the one they started with), so a reference stays valid.
+  const Config& config() const { return *current_.load(std::memory_order_acquire); }
+  void install_config(Config config);  // control thread; then tell the workers (Worker::apply_config)
   int worker_count() const { return static_cast<int>(workers_.size()); }
   Worker& worker(int i) { return *workers_[static_cast<std::size_t>(i)]; }
+
+  metrics::Metrics& metrics() { return *metrics_; }
+
+  // The control plane's copy of each cluster's topology (config order); workers get theirs by post.
+  health::TopologyPtr topology(std::size_t cluster) const;
+  // Control thread: a new snapshot for every worker (and for metrics and the admin API).
+  void publish_topology(std::size_t cluster, health::TopologyPtr topology);
+  // Control thread: hold (or let go) new transactions that need cluster's primary, on every worker.
+  void set_writes_paused(std::size_t cluster, bool paused);
+  bool writes_paused(std::size_t cluster) const;
+  // Why cluster's nodes cannot be used, as the monitor last saw it ("" when nothing is wrong); for
+  // the error a client gets when no primary can be had.
+  void set_trouble(std::size_t cluster, std::string text);
+  std::string trouble(std::size_t cluster) const;
 
   // Counters of one pool key across workers.
   std::shared_ptr<PoolShared> pool_shared(const std::string& key, int max_size);
@@ -47,7 +66,13 @@ class App {
  private:
   std::string build_tls();
 
-  std::shared_ptr<const Config> config_;
+  std::vector<std::unique_ptr<const Config>> configs_;  // every configuration run with, latest last
+  std::atomic<const Config*> current_{nullptr};
+  std::unique_ptr<metrics::Metrics> metrics_;
+  mutable std::mutex topology_mutex_;
+  std::vector<health::TopologyPtr> topologies_;
+  std::vector<bool> paused_;
+  std::vector<std::string> trouble_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex pools_mutex_;
   std::unordered_map<std::string, std::shared_ptr<PoolShared>> pools_;

@@ -122,6 +122,8 @@ std::optional<Target> parse_target(std::string_view target) {
 enum class Endpoint {
   kStatusPage, kHealthz, kReadyz, kMetrics, kClusters, kCluster, kNodes, kPools, kClients, kEvents,
   kReload, kPauseAll, kResumeAll, kPause, kResume, kSwitchover, kDrain, kEnable,
+  // Short forms that name no cluster: the only cluster (or ?cluster=), the cluster that has the node.
+  kSwitchoverAny, kNodeDrain, kNodeEnable,
 };
 
 struct Match {
@@ -147,8 +149,11 @@ std::optional<Match> match(const std::vector<std::string>& s) {
     if (r == "reload") return Match{E::kReload, "POST"};
     if (r == "pause") return Match{E::kPauseAll, "POST"};
     if (r == "resume") return Match{E::kResumeAll, "POST"};
+    if (r == "switchover") return Match{E::kSwitchoverAny, "POST"};
     return std::nullopt;
   }
+  if (r == "nodes" && n == 5 && s[4] == "drain") return Match{E::kNodeDrain, "POST"};
+  if (r == "nodes" && n == 5 && s[4] == "enable") return Match{E::kNodeEnable, "POST"};
   if (r != "clusters") return std::nullopt;
   if (n == 4) return Match{E::kCluster, "GET"};
   if (n == 5 && s[4] == "pause") return Match{E::kPause, "POST"};
@@ -301,9 +306,34 @@ RouteResult post(Endpoint e, const HttpRequest& req, const Target& t, const Admi
     case Endpoint::kReload: return Command{CommandKind::kReload, "", ""};
     case Endpoint::kPauseAll: return Command{CommandKind::kPause, "", ""};
     case Endpoint::kResumeAll: return Command{CommandKind::kResume, "", ""};
+    case Endpoint::kNodeDrain:
+    case Endpoint::kNodeEnable: {
+      const std::string& node = t.segments[3];
+      const ClusterView* owner = nullptr;
+      for (const ClusterView& c : view.clusters) {
+        if (!c.find_node(node)) continue;
+        if (owner) return json_error(409, "node " + node + " is in several clusters: use /api/v1/clusters/{cluster}/nodes/" + node);
+        owner = &c;
+      }
+      if (!owner) return json_error(404, "no such node: " + node);
+      const CommandKind kind = e == Endpoint::kNodeDrain ? CommandKind::kDrainNode : CommandKind::kEnableNode;
+      return Command{kind, owner->name, node};
+    }
     default: break;
   }
-  const std::string& cluster_name = t.segments[3];
+  std::string cluster_name;
+  if (e == Endpoint::kSwitchoverAny) {
+    if (const std::string* c = t.param("cluster")) {
+      cluster_name = *c;
+    } else if (view.clusters.size() == 1) {
+      cluster_name = view.clusters.front().name;
+    } else {
+      return json_error(400, "several clusters: name one with ?cluster= or use /api/v1/clusters/{cluster}/switchover");
+    }
+    e = Endpoint::kSwitchover;
+  } else {
+    cluster_name = t.segments[3];
+  }
   const ClusterView* cluster = view.find_cluster(cluster_name);
   if (!cluster) return json_error(404, "no such cluster: " + cluster_name);
   switch (e) {

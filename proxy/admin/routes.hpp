@@ -51,6 +51,7 @@ struct AdminSettings {
 // POST /api/v1/reload /api/v1/pause /api/v1/resume (all clusters)
 //      /api/v1/clusters/{cluster}/pause|resume|switchover   (switchover: ?target=NODE or {"target":"NODE"})
 //      /api/v1/clusters/{cluster}/nodes/{node}/drain|enable
+//      /api/v1/switchover (the only cluster, or ?cluster=)   /api/v1/nodes/{node}/drain|enable
 // Errors are JSON {"error": "..."}: 400 bad target or body, 401/403 auth, 404 unknown path,
 // cluster or node, 405 wrong method (with Allow).
 RouteResult route(const HttpRequest& request, const AdminView& view, const AdminSettings& settings);

@@ -1,6 +1,10 @@
 // A connection's byte stream: plain TCP or TLS, with error codes instead of exceptions.
 #include "proxy/net/stream.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -20,6 +24,13 @@ tcp::socket& Stream::socket() { return tls_ ? tls_->next_layer() : *plain_; }
 asio::any_io_executor Stream::get_executor() { return socket().get_executor(); }
 
 bool Stream::is_open() const { return tls_ ? tls_->next_layer().is_open() : (plain_ && plain_->is_open()); }
+
+bool Stream::idle_and_open() {
+  if (!is_open()) return false;
+  std::uint8_t byte;
+  ssize_t n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 void Stream::close() {
   error_code ignored;
@@ -50,6 +61,12 @@ awaitable<std::pair<error_code, std::size_t>> Stream::read_some(asio::mutable_bu
 awaitable<error_code> Stream::wait_readable() {
   if (tls_) co_return error_code{};
   auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, use_tuple);
+  co_return ec;
+}
+
+awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {
+  if (tls_) co_return error_code{};
+  auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(slot, use_tuple));
   co_return ec;
 }
 

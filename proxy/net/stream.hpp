@@ -28,6 +28,7 @@ class Stream {
   // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
   // with TLS it returns at once, since decrypted bytes may already be buffered.
   awaitable<error_code> wait_readable();
+  awaitable<error_code> wait_readable(asio::cancellation_slot slot);
   // Writes every byte of the buffer sequence.
   awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
   awaitable<error_code> write(asio::const_buffer buffer);
@@ -40,6 +41,9 @@ class Stream {
 
   void close();
   bool is_open() const;
+  // An idle connection's check before reuse: false when the peer closed it or sent something
+  // unasked (a server's FATAL before it exits). One non-blocking peek, no read.
+  bool idle_and_open();
   tcp::socket& socket();
   asio::any_io_executor get_executor();
 

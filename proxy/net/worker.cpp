@@ -13,9 +13,25 @@ namespace baton::proxy {
 
 namespace {
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+std::size_t cluster_index(const Config& cfg, const std::string& name) {
+  for (std::size_t i = 0; i < cfg.clusters.size(); ++i) {
+    if (cfg.clusters[i].name == name) return i;
+  }
+  return 0;
 }
 
-Worker::Worker(App& app, int index) : app_(app), index_(index) {}
+std::size_t node_index(const ClusterConfig& cluster, const std::string& name) {
+  for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+    if (cluster.nodes[i].name == name) return i;
+  }
+  return 0;
+}
+}
+
+Worker::Worker(App& app, int index) : app_(app), index_(index), clusters_(app.config().clusters.size()) {
+  for (std::size_t i = 0; i < clusters_.size(); ++i) clusters_[i].topology = app.topology(i);
+}
 
 Worker::~Worker() { stop(); }
 
@@ -98,6 +114,7 @@ awaitable<void> Worker::maintain_loop() {
     auto [ec] = co_await maintain_timer_->async_wait(use_tuple);
     if (ec) co_return;
     auto now = SteadyClock::now();
+    publish_server_counts();
     for (auto& [key, entry] : pools_) {
       entry.pool->maintain(now);
       if (log::enabled(log::Level::kDebug)) {
@@ -122,6 +139,8 @@ pg::ServerPool& Worker::pg_pool(const ClusterConfig& cluster, const NodeConfig& 
   const Config& cfg = config();
   auto target = std::make_unique<pg::ServerTarget>();
   target->node_name = node.name;
+  target->cluster_index = cluster_index(cfg, cluster.name);
+  target->node_index = node_index(cluster, node.name);
   target->host = node.host;
   target->port = node.port;
   target->user = user.server_user.empty() ? user.name : user.server_user;
@@ -133,14 +152,10 @@ pg::ServerPool& Worker::pg_pool(const ClusterConfig& cluster, const NodeConfig& 
   target->max_message_size = cfg.general.max_message_size;
   target->max_prepared_statements = static_cast<std::size_t>(cfg.pool.max_prepared_statements);
 
-  int workers = app_.worker_count();
+  target->metrics_node = app_.metrics().node_slot(cluster.name, node.name);
+  target->user_name = user.name;
   int pool_size = user.pool_size.value_or(cfg.pool.pool_size);
-  PoolSettings settings{
-      .min_size = worker_share(cfg.pool.min_pool_size, workers, index_),
-      .max_logins = std::max(1, worker_share(cfg.pool.max_concurrent_logins, workers, index_)),
-      .idle_timeout = cfg.pool.server_idle_timeout,
-      .lifetime = cfg.pool.server_lifetime,
-  };
+  PoolSettings settings = pool_settings(&user);
   pg::ServerTarget* t = target.get();
   auto executor = io_.get_executor();
   auto pool = std::make_unique<pg::ServerPool>(
@@ -150,6 +165,8 @@ pg::ServerPool& Worker::pg_pool(const ClusterConfig& cluster, const NodeConfig& 
   auto& entry = pools_[key];
   entry.target = std::move(target);
   entry.pool = std::move(pool);
+  entry.cluster = t->cluster_index;
+  entry.node = t->node_index;
   return *entry.pool;
 }
 
@@ -166,6 +183,150 @@ const protocol::pg::scram::Verifier& Worker::scram_verifier(const UserConfig* us
     v = scram::make_verifier(secret, salt, scram::kDefaultIterations);
   }
   return verifiers_.emplace(user, std::move(*v)).first->second;
+}
+
+PoolSettings Worker::pool_settings(const UserConfig* user) const {
+  const Config& cfg = config();
+  const int workers = app_.worker_count();
+  (void)user;
+  return PoolSettings{
+      .min_size = worker_share(cfg.pool.min_pool_size, workers, index_),
+      .max_logins = std::max(1, worker_share(cfg.pool.max_concurrent_logins, workers, index_)),
+      .idle_timeout = cfg.pool.server_idle_timeout,
+      .lifetime = cfg.pool.server_lifetime,
+  };
+}
+
+void Worker::begin_drain() {
+  draining_ = true;
+  for (Listener& l : listeners_) {
+    error_code ignored;
+    l.acceptor->close(ignored);
+  }
+  for (auto& [pid, session] : sessions_) session->drain();
+}
+
+void Worker::apply_config() {
+  const Config& cfg = config();
+  for (auto& [key, entry] : pools_) {
+    pg::ServerTarget& t = *entry.target;
+    const UserConfig* user = cfg.find_user(t.user_name);
+    if (user == nullptr) {
+      entry.pool->close_idle();  // a removed user: its pool empties as its clients leave
+      continue;
+    }
+    std::string server_user = user->server_user.empty() ? user->name : user->server_user;
+    std::string password = user->server_password.empty() ? user->password : user->server_password;
+    if (server_user != t.user || password != t.password) {
+      t.user = std::move(server_user);
+      t.password = std::move(password);
+      entry.pool->close_idle();
+    }
+    t.connect_timeout = cfg.pool.server_connect_timeout;
+    t.max_prepared_statements = static_cast<std::size_t>(cfg.pool.max_prepared_statements);
+    entry.pool->shared().max_size.store(user->pool_size.value_or(cfg.pool.pool_size), std::memory_order_relaxed);
+    entry.pool->update_settings(pool_settings(user));
+  }
+  verifiers_.clear();  // passwords may have changed
+}
+
+metrics::WorkerMetrics& Worker::metrics() { return app_.metrics().for_worker(index_); }
+
+void Worker::add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const {
+  const Config& cfg = config();
+  for (const auto& [key, entry] : pools_) {
+    const pg::ServerTarget& t = *entry.target;
+    const ClusterConfig& cluster = cfg.clusters[entry.cluster];
+    admin::PoolView* v = nullptr;
+    for (admin::PoolView& p : pools) {
+      if (p.cluster == cluster.name && p.node == t.node_name && p.database == t.database && p.user == t.user_name) v = &p;
+    }
+    if (v == nullptr) {
+      const UserConfig* user = cfg.find_user(t.user_name);
+      pools.push_back(admin::PoolView{.cluster = cluster.name, .node = t.node_name, .database = t.database,
+                                      .user = t.user_name,
+                                      .mode = std::string(to_string(user && user->pool_mode ? *user->pool_mode : cfg.pool.mode)),
+                                      .size = entry.pool->shared().max_size.load(std::memory_order_relaxed)});
+      v = &pools.back();
+    }
+    v->active += entry.pool->active_count();
+    v->idle += static_cast<int>(entry.pool->idle_count());
+    v->opening += entry.pool->logins_in_progress();
+    v->waiting += static_cast<int>(entry.pool->waiting_count());
+  }
+  for (const auto& [pid, session] : sessions_) {
+    const std::string& name = session->listener_name();
+    for (admin::ListenerView& l : listeners) {
+      if (l.name != name) continue;
+      switch (session->client_state()) {
+        case metrics::ClientState::kActive: ++l.active; break;
+        case metrics::ClientState::kWaiting: ++l.waiting; break;
+        case metrics::ClientState::kIdle: ++l.idle; break;
+      }
+    }
+  }
+}
+
+void Worker::publish_server_counts() {
+  metrics::WorkerMetrics& m = metrics();
+  std::vector<std::array<int, 3>> now(server_counts_.size());
+  for (const auto& [key, entry] : pools_) {
+    int slot = entry.target->metrics_node;
+    if (slot < 0) continue;
+    if (static_cast<std::size_t>(slot) >= now.size()) {
+      now.resize(static_cast<std::size_t>(slot) + 1, {0, 0, 0});
+      server_counts_.resize(now.size(), {0, 0, 0});
+    }
+    auto& c = now[static_cast<std::size_t>(slot)];
+    c[0] += entry.pool->active_count();
+    c[1] += static_cast<int>(entry.pool->idle_count());
+    c[2] += entry.pool->logins_in_progress();
+  }
+  constexpr metrics::ServerState kStates[3] = {metrics::ServerState::kActive, metrics::ServerState::kIdle,
+                                               metrics::ServerState::kOpening};
+  for (std::size_t slot = 0; slot < now.size(); ++slot) {
+    for (int k = 0; k < 3; ++k) {
+      int delta = now[slot][k] - server_counts_[slot][k];
+      for (; delta > 0; --delta) m.server_opened(static_cast<int>(slot), kStates[k]);
+      for (; delta < 0; ++delta) m.server_closed(static_cast<int>(slot), kStates[k]);
+    }
+  }
+  server_counts_ = std::move(now);
+}
+
+void Worker::set_topology(std::size_t cluster, health::TopologyPtr topology) {
+  if (cluster >= clusters_.size() || !topology) return;
+  clusters_[cluster].topology = std::move(topology);
+  const health::Topology& t = *clusters_[cluster].topology;
+  // Idle connections to a node that must get no traffic are closed now, not found broken later.
+  for (auto& [key, entry] : pools_) {
+    if (entry.cluster != cluster || entry.node >= t.nodes.size()) continue;
+    const health::NodeState& n = t.nodes[entry.node];
+    if (n.health == health::NodeHealth::kDown || n.health == health::NodeHealth::kFenced) entry.pool->close_idle();
+  }
+  for (auto& [pid, session] : sessions_) session->on_topology(cluster, t);
+  for (asio::steady_timer* w : cluster_waiters_) w->cancel();
+}
+
+void Worker::set_writes_paused(std::size_t cluster, bool paused) {
+  if (cluster >= clusters_.size()) return;
+  clusters_[cluster].paused = paused;
+  for (asio::steady_timer* w : cluster_waiters_) w->cancel();
+}
+
+awaitable<void> Worker::wait_cluster_change(std::chrono::steady_clock::time_point deadline) {
+  asio::steady_timer timer(io_, deadline);
+  cluster_waiters_.push_back(&timer);
+  co_await timer.async_wait(use_tuple);
+  std::erase(cluster_waiters_, &timer);
+}
+
+int Worker::busy_sessions(std::size_t cluster) const {
+  int n = 0;
+  for (const auto& [pid, session] : sessions_) {
+    if (session->busy_in(cluster)) ++n;
+  }
+  return n;
 }
 
 void Worker::on_pool_signal(const std::string& key) {

@@ -1,6 +1,7 @@
 // A worker thread: its own io_context, SO_REUSEPORT listeners, client sessions and server pools.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -10,8 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "health/topology.hpp"
 #include "protocol/pg/scram.hpp"
+#include "proxy/admin/view.hpp"
 #include "proxy/config/config.hpp"
+#include "proxy/metrics/metrics.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pg/server_conn.hpp"
@@ -34,6 +38,15 @@ class Worker {
   std::string listen();
   void start();           // runs the io_context on a new thread
   void stop_accepting();  // posted: close the listeners
+  // Shutting down (on this worker's thread): idle sessions end now, busy ones at their transaction's end.
+  void begin_drain();
+  bool draining() const { return draining_; }
+  // A reloaded configuration is in effect (on this worker's thread): pool sizes, timeouts and server
+  // logins of existing pools follow it; idle connections whose login changed are closed.
+  void apply_config();
+  // What the admin API shows of this worker (on its thread): its pools and its clients by listener.
+  void add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const;
+  metrics::WorkerMetrics& metrics();
   void stop();            // stops the io_context and joins
   void post(std::function<void()> fn);
 
@@ -58,6 +71,19 @@ class Worker {
 
   std::size_t session_count() const { return sessions_.size(); }
 
+  // What the control plane last told this worker about cluster `index` (config order): its
+  // topology (never null once started) and whether new transactions that need the primary wait.
+  const health::TopologyPtr& topology(std::size_t cluster) const { return clusters_[cluster].topology; }
+  bool writes_paused(std::size_t cluster) const { return clusters_[cluster].paused; }
+  // On this worker's thread (the control plane posts them). A new topology also breaks server
+  // connections of sessions attached to a node that may no longer take their traffic.
+  void set_topology(std::size_t cluster, health::TopologyPtr topology);
+  void set_writes_paused(std::size_t cluster, bool paused);
+  // Completes when any cluster's topology or pause state changes, or at `deadline`.
+  awaitable<void> wait_cluster_change(std::chrono::steady_clock::time_point deadline);
+  // Sessions of cluster `index` in the middle of a transaction or a query (for pausing writes).
+  int busy_sessions(std::size_t cluster) const;
+
  private:
   struct Listener {
     const ListenerConfig* config;
@@ -66,10 +92,18 @@ class Worker {
   struct PoolEntry {
     std::unique_ptr<pg::ServerTarget> target;
     std::unique_ptr<pg::ServerPool> pool;
+    std::size_t cluster = 0;
+    std::size_t node = 0;
+  };
+  struct ClusterState {
+    health::TopologyPtr topology;
+    bool paused = false;
   };
 
   awaitable<void> accept_loop(Listener& l);
   awaitable<void> maintain_loop();
+  void publish_server_counts();
+  PoolSettings pool_settings(const UserConfig* user) const;
 
   App& app_;
   int index_;
@@ -82,6 +116,11 @@ class Worker {
   pg::StatementRegistry statements_;
   std::unordered_map<const UserConfig*, protocol::pg::scram::Verifier> verifiers_;
   std::unique_ptr<asio::steady_timer> maintain_timer_;
+  std::vector<ClusterState> clusters_;
+  std::vector<asio::steady_timer*> cluster_waiters_;
+  bool draining_ = false;
+  // Server connections by node slot and state as last told to metrics (active, idle, opening).
+  std::vector<std::array<int, 3>> server_counts_;
 };
 
 }  // namespace baton::proxy

@@ -16,7 +16,14 @@ class FifoQueue {
   T& front() { return items_[head_]; }
   const T& front() const { return items_[head_]; }
   T& back() { return items_.back(); }
-  void push_back(T item) { items_.push_back(std::move(item)); }
+  void push_back(T item) {
+    // A client that pipelines without pause never empties the queue: drop the consumed head now and then.
+    if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    items_.push_back(std::move(item));
+  }
   void pop_back() { items_.pop_back(); }
   void pop_front() {
     items_[head_++] = T{};

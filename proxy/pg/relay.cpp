@@ -7,6 +7,7 @@
 #include "protocol/pg/fe.hpp"
 #include "protocol/pg/frame.hpp"
 #include "protocol/pg/sqlstate.hpp"
+#include "proxy/app.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/net/worker.hpp"
 #include "proxy/pg/io.hpp"
@@ -88,6 +89,10 @@ awaitable<void> Session::serve() {
   const Config& cfg = worker_.config();
   for (;;) {
     if (!server_) {
+      if (draining_) {
+        co_await send_fatal(sqlstate::kAdminShutdown, "terminating connection due to administrator command");
+        co_return;
+      }
       // Idle: wait for the next message without holding a server connection (or a buffer).
       auto head = pgp::decode_header(client_in_.readable(), cfg.general.max_message_size);
       if (std::holds_alternative<protocol::Malformed>(head)) {
@@ -98,16 +103,21 @@ awaitable<void> Session::serve() {
         client_in_.release_if_empty();
         if (cfg.pool.client_idle_timeout.count() > 0 && client_in_.empty()) {
           asio::steady_timer timer(co_await asio::this_coro::executor, cfg.pool.client_idle_timeout);
-          auto r = co_await (client_.wait_readable() || timer.async_wait(use_tuple));
+          auto r = co_await (client_.wait_readable(client_read_cancel_.slot()) || timer.async_wait(use_tuple));
+          if (draining_) continue;
           if (r.index() == 1) {
             co_await send_fatal(sqlstate::kIdleSessionTimeout, "terminating connection due to client_idle_timeout");
             co_return;
           }
         } else if (client_in_.empty()) {
-          if (co_await client_.wait_readable()) co_return;
+          error_code wait_ec = co_await client_.wait_readable(client_read_cancel_.slot());
+          if (draining_) continue;
+          if (wait_ec) co_return;
         }
-        auto [ec, n] = co_await client_.read_some(client_in_.prepare(5));
+        auto [ec, n] = co_await client_.read_some(client_in_.prepare(5), client_read_cancel_.slot());
+        if (draining_ && (ec || n == 0)) continue;
         if (ec || n == 0) co_return;
+        worker_.metrics().on_client_bytes_received(listener_slot_, n);
         client_in_.commit(n);
         continue;
       }
@@ -117,8 +127,18 @@ awaitable<void> Session::serve() {
         // Drop what is left of a batch whose server was lost (we already answered it).
         auto whole = pgp::decode_frame(client_in_.readable(), cfg.general.max_message_size);
         if (auto* f = std::get_if<protocol::Decoded<pgp::Frame>>(&whole)) {
-          if (f->value.type == fe::kSync) skip_to_sync_ = false;
+          const bool sync = f->value.type == fe::kSync;
           client_in_.consume(f->consumed);
+          if (sync) {
+            skip_to_sync_ = false;
+            if (rfq_after_skip_) {
+              rfq_after_skip_ = false;
+              std::vector<std::uint8_t> out;
+              protocol::Writer w(out);
+              be::encode_ready_for_query(w, be::TxStatus::kIdle);
+              if (co_await write_all(client_, out)) co_return;
+            }
+          }
           continue;
         }
         auto [ec, n] = co_await client_.read_some(client_in_.prepare(1));
@@ -127,8 +147,14 @@ awaitable<void> Session::serve() {
         continue;
       }
       if (ServerError e = co_await acquire_server(); !e.empty()) {
-        co_await send_fatal(e.sqlstate, e.message);
-        co_return;
+        // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
+        // No primary to be had (a failover that did not finish in time): an error, and go on.
+        if (e.from_server || e.sqlstate == sqlstate::kProtocolViolation) {
+          co_await send_fatal(e.sqlstate, e.message);
+          co_return;
+        }
+        if (co_await fail_request(e) == End::kClose) co_return;
+        continue;
       }
       if (ServerError e = co_await align_server(); !e.empty()) {
         co_await send_fatal(e.sqlstate, e.message);
@@ -156,15 +182,24 @@ awaitable<Session::End> Session::attach_and_relay() {
     const std::string node = server_ ? server_->target->node_name : std::string();
     finish_server(false);
     if (client_gone_) co_return End::kClose;
+    std::string reason = std::move(server_lost_reason_);
+    server_lost_reason_.clear();
     if (in_flight) {
       // The transaction is lost with its server; the client's connection to baton goes on.
       std::vector<std::uint8_t> out;
       protocol::Writer w(out);
-      std::string msg = "server connection lost: the transaction on node \"" + node +
-                        "\" was aborted; the session continues on another server connection";
+      std::string msg = "server connection lost: the transaction on node \"" + node + "\" was aborted (" +
+                        (reason.empty() ? std::string("if the node is down, baton fails over to a standby") : reason) +
+                        "); the session continues on another server connection";
       be::encode_error(w, be::ErrorSpec{.severity = "ERROR", .sqlstate = sqlstate::kConnectionFailure, .message = msg});
-      be::encode_ready_for_query(w, be::TxStatus::kIdle);
-      skip_to_sync_ = unsynced_;
+      count_error(sqlstate::kConnectionFailure, msg);
+      // Mid-batch, PostgreSQL would answer the Sync still to come: so does baton.
+      if (unsynced_) {
+        skip_to_sync_ = true;
+        rfq_after_skip_ = true;
+      } else {
+        be::encode_ready_for_query(w, be::TxStatus::kIdle);
+      }
       expects_.clear();
       tx_ = be::TxStatus::kIdle;
       unsynced_ = false;
@@ -173,7 +208,11 @@ awaitable<Session::End> Session::attach_and_relay() {
     co_return End::kContinue;
   }
   if (client_gone_) co_return End::kClose;
-  finish_server(true);
+  if (mode_ == PoolMode::kSession || pin_ != routing::PinReason::kNone) {
+    co_await detach_server();  // only a drain ends a session-mode relay between transactions
+  } else {
+    finish_server(true);
+  }
   co_return End::kContinue;
 }
 
@@ -233,6 +272,7 @@ awaitable<void> Session::client_pump() {
       if (expects_.empty()) server_read_cancel_.emit(asio::cancellation_type::terminal);
       co_return;
     }
+    worker_.metrics().on_client_bytes_received(listener_slot_, n);
     client_in_.commit(n);
   }
 }
@@ -262,6 +302,7 @@ bool Session::process_client_frames() {
   protocol::Bytes data = client_in_.readable();
   std::size_t pos = 0;
   to_server_scratch_.clear();
+  const bool was_waiting = !expects_.empty();
   if (client_stream_left_ > 0) {
     std::size_t n = std::min(client_stream_left_, data.size());
     to_server_bytes(data.first(n));
@@ -369,6 +410,10 @@ bool Session::process_client_frames() {
     pos += h.total();
   }
   client_processed_ = pos;
+  if (!was_waiting && !expects_.empty()) {
+    batch_start_ = SteadyClock::now();
+    if (tx_ == be::TxStatus::kIdle) tx_start_ = batch_start_;
+  }
   return true;
 }
 
@@ -376,6 +421,7 @@ std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(
   routing::Classification c = routing::classify(sql, classifier_options());
   if (c.pin != routing::PinReason::kNone && pin_ == routing::PinReason::kNone && mode_ == PoolMode::kTransaction) {
     pin_ = c.pin;
+    worker_.metrics().session_pinned(listener_slot_);
     log::info("session", "session pinned to its server connection: ", routing::to_string(c.pin));
   }
   if (c.sets.empty()) return nullptr;
@@ -449,6 +495,7 @@ void Session::ensure_prepared(const StatementPtr& def) {
   }
   fe::encode_parse(w, fe::Parse{def->server_name, def->query, def->param_types});
   expects_.push_back(Expect{.kind = Expect::Kind::kParse, .action = Expect::Action::kSwallow, .forget_on_error = def->id});
+  worker_.metrics().on_reprepare(listener_slot_);
   to_server_scratch(from);
 }
 
@@ -549,7 +596,7 @@ awaitable<void> Session::server_pump() {
       }
     }
     auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need), server_read_cancel_.slot());
-    if (ec == asio::error::operation_aborted && (client_gone_ || fatal_client_error_)) co_return;
+    if (ec == asio::error::operation_aborted && (client_gone_ || fatal_client_error_ || releasing_)) co_return;
     if (ec || n == 0) {
       server_gone_ = true;
       log::warn("session", "server connection to \"", server_->target->node_name, "\" lost: ",
@@ -566,7 +613,12 @@ awaitable<void> Session::server_pump() {
     }
     if (!to_client_.empty() && !client_gone_) {
       client_gather_.clear();
-      for (const Piece& p : to_client_) client_gather_.emplace_back(p.data, p.size);
+      std::size_t bytes = 0;
+      for (const Piece& p : to_client_) {
+        client_gather_.emplace_back(p.data, p.size);
+        bytes += p.size;
+      }
+      worker_.metrics().on_client_bytes_sent(listener_slot_, bytes);
       error_code wec = co_await client_.write(client_gather_);
       if (wec) {
         client_gone_ = true;
@@ -638,6 +690,13 @@ bool Session::process_server_bytes() {
         }
         auto sets = std::move(expects_.front().sets);
         expects_.pop_front();
+        if (expects_.empty()) {
+          const auto now = SteadyClock::now();
+          const int node = server_->target->metrics_node;
+          worker_.metrics().on_query(listener_slot_, node, now - batch_start_);
+          if (tx_ == be::TxStatus::kIdle) worker_.metrics().on_transaction(listener_slot_, node, now - tx_start_);
+          batch_start_ = now;
+        }
         if (tx_ == be::TxStatus::kIdle) {
           if (commit_seen_) apply_sets(tx_sets_);
           tx_sets_.clear();
@@ -751,10 +810,56 @@ void Session::apply_sets(const std::vector<routing::SessionSet>& sets) {
 
 awaitable<ServerError> Session::acquire_server() {
   const Config& cfg = worker_.config();
-  // Until health/ publishes a topology, the first node of the cluster is the primary.
-  const NodeConfig& node = cluster_->nodes.front();
+  const auto start = SteadyClock::now();
+  set_client_state(metrics::ClientState::kWaiting);
+  // Paused by an operator: wait as long as for a pool slot. No primary (a failover under way), or
+  // the primary does not answer: wait up to the cluster's buffer_timeout for the control plane.
+  const auto pause_deadline = start + cfg.pool.query_wait_timeout;
+  const auto failover_deadline = start + cluster_->failover.buffer_timeout;
+  ServerError last;
+  for (int attempt = 0;; ++attempt) {
+    const auto now = SteadyClock::now();
+    const health::Topology& topology = *worker_.topology(cluster_index_);
+    const bool paused = worker_.writes_paused(cluster_index_);
+    if (!paused && topology.has_writable_primary()) {
+      ServerError e = co_await acquire_primary(pause_deadline);
+      if (e.empty()) {
+        worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
+        set_client_state(metrics::ClientState::kActive);
+        co_return e;
+      }
+      // Refused by the server, or the pool stayed full: nothing to wait for.
+      if (e.from_server || e.sqlstate == sqlstate::kProtocolViolation) {
+        set_client_state(metrics::ClientState::kIdle);
+        co_return e;
+      }
+      last = std::move(e);
+    }
+    const auto deadline = paused ? pause_deadline : failover_deadline;
+    if (SteadyClock::now() >= deadline) {
+      if (paused) co_return ServerError{std::string(sqlstate::kProtocolViolation), "query_wait_timeout", false};
+      if (!last.empty()) {
+        last.message += " (and no other primary within failover.buffer_timeout)";
+        co_return last;
+      }
+      std::string trouble = worker_.app().trouble(cluster_index_);
+      co_return ServerError{std::string(sqlstate::kCannotConnectNow),
+                            "no primary in cluster \"" + cluster_->name +
+                                "\" within failover.buffer_timeout (failover under way or no writable node)" +
+                                (trouble.empty() ? std::string() : ": " + trouble),
+                            false};
+    }
+    // Retry an unreachable primary now and then even if nothing changes (it may have restarted).
+    auto wake = last.empty() ? deadline : std::min(deadline, now + std::chrono::milliseconds(250));
+    co_await worker_.wait_cluster_change(wake);
+  }
+}
+
+awaitable<ServerError> Session::acquire_primary(std::chrono::steady_clock::time_point deadline) {
+  const health::Topology& topology = *worker_.topology(cluster_index_);
+  const NodeConfig& node = cluster_->nodes.at(*topology.primary);
   pool_ = &worker_.pg_pool(*cluster_, node, database_, *user_);
-  auto r = co_await pool_->acquire(SteadyClock::now() + cfg.pool.query_wait_timeout);
+  auto r = co_await pool_->acquire(deadline);
   if (!r.conn) co_return r.error;
   server_ = std::move(r.conn);
   pool_->on_lease();
@@ -762,6 +867,30 @@ awaitable<ServerError> Session::acquire_server() {
   tx_ = be::TxStatus::kIdle;
   unsynced_ = false;
   co_return ServerError{};
+}
+
+awaitable<Session::End> Session::fail_request(const ServerError& e) {
+  // Answer the request that waited as PostgreSQL answers a failed one: a simple Query gets
+  // ErrorResponse and ReadyForQuery; an extended-protocol batch gets ErrorResponse now and
+  // ReadyForQuery at its Sync, with the messages between dropped.
+  auto whole = pgp::decode_frame(client_in_.readable(), worker_.config().general.max_message_size);
+  auto* f = std::get_if<protocol::Decoded<pgp::Frame>>(&whole);
+  const bool simple = f != nullptr && (f->value.type == fe::kQuery || f->value.type == fe::kFunctionCall);
+  std::vector<std::uint8_t> out;
+  protocol::Writer w(out);
+  be::encode_error(w, be::ErrorSpec{.severity = "ERROR", .sqlstate = e.sqlstate, .message = e.message});
+  if (simple) {
+    client_in_.consume(f->consumed);
+    be::encode_ready_for_query(w, be::TxStatus::kIdle);
+  } else {
+    skip_to_sync_ = true;
+    rfq_after_skip_ = true;
+  }
+  log::warn("session", "request failed: ", e.message);
+  count_error(e.sqlstate, e.message);
+  set_client_state(metrics::ClientState::kIdle);
+  if (co_await write_all(client_, out)) co_return End::kClose;
+  co_return End::kContinue;
 }
 
 awaitable<ServerError> Session::align_server() {
@@ -773,6 +902,7 @@ awaitable<ServerError> Session::align_server() {
 }
 
 void Session::finish_server(bool reusable) {
+  set_client_state(metrics::ClientState::kIdle);
   if (!server_) return;
   pool_->on_return();
   if (reusable && server_->usable() && server_->in.empty()) {

@@ -19,6 +19,10 @@ namespace baton::proxy::pg {
 // Where and as whom to log in. Owned by the worker; outlives its connections.
 struct ServerTarget {
   std::string node_name;
+  std::size_t cluster_index = 0;  // in the configuration's cluster list
+  std::size_t node_index = 0;     // in the cluster's node list (= the topology's node id)
+  int metrics_node = -1;          // the node's slot in metrics
+  std::string user_name;          // the configured user this pool serves (server_user may differ)
   std::string host;
   std::uint16_t port = 5432;
   std::string user;
@@ -36,6 +40,7 @@ struct ServerConn {
       : stream(std::move(s)), target(&t), prepared(t.max_prepared_statements) {}
 
   bool usable() const { return usable_ && stream.is_open(); }
+  bool idle_and_open() { return usable_ && stream.idle_and_open(); }
   void mark_unusable() { usable_ = false; }
 
   Stream stream;

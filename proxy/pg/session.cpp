@@ -28,12 +28,36 @@ constexpr std::uint32_t kMaxAuthMessage = 16384;
 }  // namespace
 
 Session::Session(Worker& worker, const ListenerConfig& listener, tcp::socket socket)
-    : worker_(worker), listener_(listener), client_(std::move(socket)) {}
+    : worker_(worker), listener_(listener), client_(std::move(socket)) {
+  listener_slot_ = worker_.app().metrics().listener_slot(listener_.name);
+}
 
 Session::~Session() {
   if (pid_ != 0) worker_.unregister_session(pid_);
   if (server_) finish_server(false);
   if (admitted_) worker_.app().release_client();
+  if (counted_) worker_.metrics().client_closed(listener_slot_, client_state_);
+  if (pin_ != routing::PinReason::kNone && mode_ == PoolMode::kTransaction) worker_.metrics().session_unpinned(listener_slot_);
+}
+
+void Session::set_client_state(metrics::ClientState s) {
+  if (!counted_ || s == client_state_) return;
+  worker_.metrics().client_changed(listener_slot_, client_state_, s);
+  client_state_ = s;
+}
+
+void Session::count_error(std::string_view code, std::string_view message) {
+  using metrics::ErrorKind;
+  std::optional<ErrorKind> kind;
+  if (code == sqlstate::kInvalidPassword) kind = ErrorKind::kAuthFailed;
+  else if (code == sqlstate::kTooManyConnections) kind = ErrorKind::kTooManyClients;
+  else if (message.find("query_wait_timeout") != std::string_view::npos) kind = ErrorKind::kQueryWaitTimeout;
+  else if (message.find("client_login_timeout") != std::string_view::npos) kind = ErrorKind::kClientLoginTimeout;
+  else if (message.starts_with("server connection lost")) kind = ErrorKind::kServerLost;
+  else if (code.starts_with("08") && code != sqlstate::kProtocolViolation) kind = ErrorKind::kServerUnreachable;
+  else if (code == sqlstate::kCannotConnectNow) kind = ErrorKind::kServerUnreachable;
+  else if (code == sqlstate::kProtocolViolation) kind = ErrorKind::kProtocolViolation;
+  if (kind) worker_.metrics().on_error(*kind);
 }
 
 awaitable<void> Session::run() {
@@ -162,6 +186,7 @@ awaitable<Session::End> Session::authenticate() {
   const Config& cfg = worker_.config();
   user_ = cfg.find_user(user_name_);
   cluster_ = cfg.find_cluster(listener_.cluster);
+  if (cluster_ != nullptr) cluster_index_ = static_cast<std::size_t>(cluster_ - cfg.clusters.data());
   std::string failed = "password authentication failed for user \"" + user_name_ + "\"";
   std::vector<std::uint8_t> out;
   protocol::Writer w(out);
@@ -275,6 +300,10 @@ awaitable<Session::End> Session::greet() {
   be::encode_auth_ok(w);
   for (const auto& [name, value] : server_->state.reported.items()) be::encode_parameter_status(w, name, value);
   pid_ = worker_.register_session(this);
+  if (worker_.draining()) draining_ = true;
+  counted_ = true;
+  client_state_ = server_ && mode_ == PoolMode::kSession ? metrics::ClientState::kActive : metrics::ClientState::kIdle;
+  worker_.metrics().client_opened(listener_slot_, client_state_);
   protocol::crypto::random_bytes(std::span(reinterpret_cast<std::uint8_t*>(&secret_), sizeof secret_));
   be::encode_backend_key_data(w, be::BackendKeyData{pid_, secret_});
   be::encode_ready_for_query(w, be::TxStatus::kIdle);
@@ -316,6 +345,48 @@ void Session::cancel(std::uint32_t secret) {
                  asio::detached);
 }
 
+void Session::on_topology(std::size_t cluster, const health::Topology& topology) {
+  if (!server_ || server_->target->cluster_index != cluster) return;
+  const std::size_t node = server_->target->node_index;
+  if (node >= topology.nodes.size()) return;
+  const health::NodeState& n = topology.nodes[node];
+  const bool gone = n.health == health::NodeHealth::kDown || n.health == health::NodeHealth::kFenced;
+  // Sessions go to the primary; one that is no longer primary (switchover, or fenced) loses them.
+  const bool demoted = topology.primary != node && n.role != health::NodeRole::kUnknown;
+  if (!gone && !demoted) return;
+  server_lost_reason_ = "node \"" + n.name + "\" is " + std::string(gone ? health::to_string(n.health) : "no longer the primary");
+  if (topology.primary && *topology.primary < topology.nodes.size()) {
+    server_lost_reason_ += " (the primary is now \"" + topology.nodes[*topology.primary].name + "\", epoch " +
+                           std::to_string(topology.epoch) + ")";
+  } else {
+    server_lost_reason_ += " (failover under way)";
+  }
+  log::info("session", "breaking server connection: ", server_lost_reason_);
+  server_->stream.close();
+}
+
+void Session::drain() {
+  if (draining_) return;
+  draining_ = true;
+  if (!server_) {
+    client_read_cancel_.emit(asio::cancellation_type::terminal);  // wakes the idle wait in serve()
+    return;
+  }
+  const bool busy = !expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_ || client_stream_left_ > 0 ||
+                    server_stream_left_ > 0;
+  if (!busy) {
+    // Attached between transactions (session mode, a pinned session): stop both pumps.
+    releasing_ = true;
+    client_read_cancel_.emit(asio::cancellation_type::terminal);
+    server_read_cancel_.emit(asio::cancellation_type::terminal);
+  }
+}
+
+bool Session::busy_in(std::size_t cluster) const {
+  return server_ && cluster_index_ == cluster &&
+         (!expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_) && mode_ == PoolMode::kTransaction;
+}
+
 awaitable<void> Session::send_error(std::string_view severity, std::string_view sqlstate, std::string_view message) {
   std::vector<std::uint8_t> out;
   protocol::Writer w(out);
@@ -324,6 +395,7 @@ awaitable<void> Session::send_error(std::string_view severity, std::string_view 
 }
 
 awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string_view message) {
+  count_error(sqlstate, message);
   co_await send_error("FATAL", sqlstate, message);
 }
 

@@ -10,8 +10,10 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 
+#include "health/topology.hpp"
 #include "protocol/pg/be.hpp"
 #include "proxy/config/config.hpp"
+#include "proxy/metrics/metrics.hpp"
 #include "proxy/net/byte_buffer.hpp"
 #include "proxy/net/stream.hpp"
 #include "proxy/pg/expect_queue.hpp"
@@ -59,6 +61,16 @@ class Session {
   awaitable<void> run();
   // A CancelRequest named this session (called on the worker's thread).
   void cancel(std::uint32_t secret);
+  // The control plane published a new topology of cluster `cluster`: a session attached to a node
+  // that may no longer take its traffic loses that server connection (its transaction fails with
+  // 08006, the session goes on). On the worker's thread.
+  void on_topology(std::size_t cluster, const health::Topology& topology);
+  // In the middle of a transaction or a query on cluster `cluster` (pausing writes waits for these).
+  bool busy_in(std::size_t cluster) const;
+  const std::string& listener_name() const { return listener_.name; }
+  metrics::ClientState client_state() const { return client_state_; }
+  // Shutting down: an idle session ends now (FATAL 57P01), a busy one at its transaction's end.
+  void drain();
 
  private:
   enum class End { kContinue, kClose };
@@ -82,6 +94,8 @@ class Session {
   void finish_server(bool reusable);
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
   awaitable<ServerError> acquire_server();
+  awaitable<ServerError> acquire_primary(std::chrono::steady_clock::time_point deadline);
+  awaitable<End> fail_request(const ServerError& e);  // answer the waiting request with an error
   awaitable<ServerError> align_server();
 
   // Prepared statements (relay.cpp).
@@ -109,11 +123,21 @@ class Session {
   std::uint32_t secret_ = 0;
   bool admitted_ = false;
 
+  // Metrics: this session's listener slot, its state as counted, batch and transaction start times.
+  void set_client_state(metrics::ClientState s);
+  void count_error(std::string_view sqlstate, std::string_view message);
+  int listener_slot_ = -1;
+  bool counted_ = false;  // client_opened was called
+  metrics::ClientState client_state_ = metrics::ClientState::kIdle;
+  std::chrono::steady_clock::time_point batch_start_{};
+  std::chrono::steady_clock::time_point tx_start_{};
+
   // Who the client is.
   std::string user_name_;
   std::string database_;
   const UserConfig* user_ = nullptr;
   const ClusterConfig* cluster_ = nullptr;
+  std::size_t cluster_index_ = 0;  // in the configuration (and the worker's cluster state)
   PoolMode mode_ = PoolMode::kTransaction;
   SessionParams wanted_;  // parameters this client's server connections must have
 
@@ -124,6 +148,7 @@ class Session {
   protocol::pg::be::TxStatus tx_ = protocol::pg::be::TxStatus::kIdle;
   bool unsynced_ = false;        // extended-protocol messages forwarded since the last Sync
   bool releasing_ = false;       // the server pump decided to give the connection back
+  bool draining_ = false;        // baton shuts down: end the session at the next transaction boundary
   bool client_gone_ = false;     // client closed, sent Terminate, or broke the protocol
   bool server_gone_ = false;     // the server connection failed
   bool fatal_client_error_ = false;
@@ -136,6 +161,8 @@ class Session {
   std::size_t client_stream_left_ = 0;  // bytes of a large pass-through client message still to forward
   std::size_t server_stream_left_ = 0;  // bytes of a large server message still to forward
   bool skip_to_sync_ = false;           // after a lost server mid-batch: drop client messages up to Sync
+  bool rfq_after_skip_ = false;         // ...then answer that Sync with ReadyForQuery
+  std::string server_lost_reason_;      // why baton broke the server connection (a failover), for the client
   bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
   std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT
   std::shared_ptr<const std::vector<routing::SessionSet>> unnamed_sets_;  // of the last unnamed Parse

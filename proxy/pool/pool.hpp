@@ -51,7 +51,7 @@ struct PoolSettings {
 };
 
 // A pool of server connections of one key on one worker. Conn needs members `created_at`,
-// `last_used` (TimePoint) and `bool usable() const`. Single-threaded: only its worker touches it.
+// `last_used` (TimePoint), `bool usable() const` and `bool idle_and_open()` (checked before reuse). Single-threaded: only its worker touches it.
 template <typename Conn>
 class Pool {
  public:
@@ -156,6 +156,18 @@ class Pool {
     }
   }
 
+  void update_settings(PoolSettings settings) { settings_ = settings; }
+
+  // Closes every idle connection (their node went down or was fenced).
+  void close_idle() {
+    if (idle_.empty()) return;
+    while (!idle_.empty()) {
+      idle_.pop_back();
+      shared_->unreserve();
+    }
+    signal_others_();
+  }
+
   // Connections handed out and not yet given back are counted by the caller via these.
   void on_lease() { ++active_; }
   void on_return() { --active_; }
@@ -184,7 +196,7 @@ class Pool {
     while (!idle_.empty()) {
       Ptr c = std::move(idle_.back());  // most recently used: warm caches
       idle_.pop_back();
-      if (c->usable() && !expired(*c, now)) return c;
+      if (c->idle_and_open() && !expired(*c, now)) return c;
       c.reset();
       shared_->unreserve();
     }
@@ -195,8 +207,9 @@ class Pool {
     ++logins_;
     Opened r = co_await factory_();
     --logins_;
-    if (!r.conn) {
-      shared_->unreserve();
+    if (!r.conn) shared_->unreserve();
+    // A login slot is free again: a client that waited for it (not for a connection) may now log in.
+    if (!r.conn || shared_->total.load(std::memory_order_acquire) < shared_->max_size.load(std::memory_order_relaxed)) {
       wake_one();
     }
     co_return r;
