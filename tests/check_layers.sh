@@ -2,7 +2,7 @@
 # Checks the architecture's one-way arrows and the coroutine rules g++ 12 needs; prints each breach.
 #   protocol/ includes nothing of ours outside protocol/; routing/ and health/ never include proxy/;
 #   the pure parts include no Asio, threads or file streams and read no clock;
-#   no `co_return co_await` and no ?: inside a co_await (g++ 12 miscompiles both).
+#   no `co_return co_await`, no ?: and no lambda built inside a co_await (g++ 12 miscompiles all three).
 set -u
 cd "$(dirname "$0")/.."
 fail=0
@@ -27,6 +27,9 @@ while IFS= read -r line; do breach "co_return co_await (write the result to a va
   grep -rnE '^[^/]*co_return co_await' proxy protocol health routing 2>/dev/null)
 while IFS= read -r line; do breach "?: inside a co_await expression (compute it first): $line"; done < <(
   grep -rnE '^[^/]*co_await [^;]*\?[^;]*:' proxy protocol health routing 2>/dev/null)
+
+while IFS= read -r line; do breach "lambda built inside a co_await expression (name it first): $line"; done < <(
+  grep -rnE '^[^/]*co_await [^;]*[(,] *\[[^]]*\] *\(' proxy protocol health routing 2>/dev/null)
 
 if [ "$fail" -ne 0 ]; then
   echo "check_layers: FAILED"

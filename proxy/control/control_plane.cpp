@@ -95,7 +95,9 @@ awaitable<void> ControlPlane::shutdown(std::chrono::milliseconds grace) {
   shutting_down_ = true;
   event("", "shutting down: listeners closed, clients leave at their next transaction boundary");
   const auto deadline = SteadyClock::now() + grace;
-  co_await on_workers([](Worker& w) { w.begin_drain(); });
+  // (g++ 12: no temporaries with destructors inside a co_await expression; name them first)
+  std::function<void(Worker&)> drain = [](Worker& w) { w.begin_drain(); };
+  co_await on_workers(drain);
   asio::steady_timer timer(io_);
   while (app_.client_count() > 0 && SteadyClock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(50));
@@ -114,7 +116,7 @@ awaitable<void> ControlPlane::shutdown(std::chrono::milliseconds grace) {
 
 // ---- workers ----------------------------------------------------------------------------------
 
-awaitable<void> ControlPlane::on_workers(std::function<void(Worker&)> fn) {
+awaitable<void> ControlPlane::on_workers(const std::function<void(Worker&)>& fn) {
   struct Gather {
     explicit Gather(asio::io_context& io) : timer(io, SteadyClock::now() + std::chrono::seconds(5)) {}
     asio::steady_timer timer;
@@ -124,7 +126,7 @@ awaitable<void> ControlPlane::on_workers(std::function<void(Worker&)> fn) {
   const int n = app_.worker_count();
   g->left = n;
   if (n == 0) co_return;
-  auto shared_fn = std::make_shared<std::function<void(Worker&)>>(std::move(fn));
+  auto shared_fn = std::make_shared<std::function<void(Worker&)>>(fn);
   for (int i = 0; i < n; ++i) {
     Worker* w = &app_.worker(i);
     w->post([this, g, w, shared_fn] {
@@ -140,7 +142,8 @@ awaitable<bool> ControlPlane::wait_idle(std::size_t cluster, SteadyClock::time_p
   asio::steady_timer timer(io_);
   for (;;) {
     auto busy = std::make_shared<std::atomic<int>>(0);
-    co_await on_workers([busy, cluster](Worker& w) { busy->fetch_add(w.busy_sessions(cluster)); });
+    std::function<void(Worker&)> count = [busy, cluster](Worker& w) { busy->fetch_add(w.busy_sessions(cluster)); };
+    co_await on_workers(count);
     if (busy->load() == 0) co_return true;
     if (SteadyClock::now() >= deadline) co_return false;
     timer.expires_after(std::chrono::milliseconds(20));
@@ -186,10 +189,11 @@ awaitable<admin::AdminView> ControlPlane::view() {
   };
   auto collected = std::make_shared<Collected>();
   collected->listeners = v.listeners;
-  co_await on_workers([collected](Worker& w) {
+  std::function<void(Worker&)> gather = [collected](Worker& w) {
     std::lock_guard lock(collected->mutex);
     w.add_to_view(collected->pools, collected->listeners);
-  });
+  };
+  co_await on_workers(gather);
   {
     std::lock_guard lock(collected->mutex);
     v.pools = std::move(collected->pools);

@@ -54,7 +54,7 @@ class ControlPlane {
   // Waits until no session of `cluster` is inside a transaction, or `deadline`; true when none is.
   awaitable<bool> wait_idle(std::size_t cluster, std::chrono::steady_clock::time_point deadline);
   // Runs fn on every worker's thread and waits for all of them (bounded).
-  awaitable<void> on_workers(std::function<void(Worker&)> fn);
+  awaitable<void> on_workers(const std::function<void(Worker&)>& fn);
   void arm_signals();
   void on_signal(int signal);
   awaitable<void> shutdown(std::chrono::milliseconds grace);

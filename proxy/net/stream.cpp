@@ -3,14 +3,18 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 
 namespace baton::proxy {
+
+using namespace asio::experimental::awaitable_operators;
 
 Stream::Stream(tcp::socket socket) : plain_(std::make_unique<tcp::socket>(std::move(socket))) {
   error_code ignored;
@@ -24,6 +28,25 @@ tcp::socket& Stream::socket() { return tls_ ? tls_->next_layer() : *plain_; }
 asio::any_io_executor Stream::get_executor() { return socket().get_executor(); }
 
 bool Stream::is_open() const { return tls_ ? tls_->next_layer().is_open() : (plain_ && plain_->is_open()); }
+
+awaitable<void> Stream::close_after_final(std::chrono::milliseconds limit) {
+  if (!is_open()) co_return;
+  if (tls_) {
+    close();
+    co_return;
+  }
+  error_code ignored;
+  plain_->shutdown(tcp::socket::shutdown_send, ignored);
+  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+  std::array<std::uint8_t, 512> sink;
+  for (;;) {
+    auto r = co_await (plain_->async_read_some(asio::buffer(sink), use_tuple) || timer.async_wait(use_tuple));
+    if (r.index() == 1) break;
+    auto [ec, n] = std::get<0>(r);
+    if (ec || n == 0) break;
+  }
+  close();
+}
 
 bool Stream::idle_and_open() {
   if (!is_open()) return false;

@@ -1,6 +1,7 @@
 // A connection's byte stream: a TCP socket, optionally upgraded to TLS in place.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,6 +41,10 @@ class Stream {
   bool is_tls() const { return tls_ != nullptr; }
 
   void close();
+  // After a final message (FATAL): stop sending, discard what the peer still sends until it closes
+  // or `limit` passes, then close. Closing at once with unread bytes would reset the connection,
+  // and the peer's TCP stack could drop the final message before its application read it.
+  awaitable<void> close_after_final(std::chrono::milliseconds limit);
   bool is_open() const;
   // An idle connection's check before reuse: false when the peer closed it or sent something
   // unasked (a server's FATAL before it exits). One non-blocking peek, no read.

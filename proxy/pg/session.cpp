@@ -397,6 +397,7 @@ awaitable<void> Session::send_error(std::string_view severity, std::string_view 
 awaitable<void> Session::send_fatal(std::string_view sqlstate, std::string_view message) {
   count_error(sqlstate, message);
   co_await send_error("FATAL", sqlstate, message);
+  co_await client_.close_after_final(std::chrono::milliseconds(500));
 }
 
 }  // namespace baton::proxy::pg
