@@ -3,7 +3,6 @@
 
 #include <boost/json.hpp>
 
-#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <iostream>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -231,9 +231,8 @@ void check_client_errors(const json::object& summary) {
       const json::object& err = e.as_object();
       INFO("client error: " << json::serialize(err));
       CHECK(str(err, "sqlstate") == "08006");
-      std::string message = str(err, "message");
-      for (char& ch : message) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      CHECK(message.find("failover") != std::string::npos);
+      // "failover", "fails over", "failed over", ...
+      CHECK(std::regex_search(str(err, "message"), std::regex("fail(s|ed)?[ -]?over", std::regex::icase)));
       CHECK_FALSE(err.at("connection_closed").as_bool());
     }
   }
@@ -266,6 +265,15 @@ void print_figures(const std::string& what, const json::object& summary, const s
 // One crash or hang of the primary under write load through baton; see the test cases below.
 void fail_primary_under_load(Replication replication, Fault fault) {
   PgCluster c(PgCluster::Options{.replicas = 2, .synchronous = replication == Replication::kSync, .tls = false});
+  if (fault == Fault::kHang) {
+    // A frozen primary keeps its replication connections open: the standbys' WAL receivers say
+    // 'streaming' until wal_receiver_timeout (60 s by default) passes, and the witness check
+    // believes them (no failover while most standbys still stream). 3 s bounds the test.
+    for (int k = 1; k < c.node_count(); ++k) {
+      c.query(k, "ALTER SYSTEM SET wal_receiver_timeout = '3s'", "postgres");
+      c.query(k, "SELECT pg_reload_conf()", "postgres");
+    }
+  }
   const int listen_port = free_port();
   const int admin_port = free_port();
   BatonProcess baton(failover_config(c, listen_port, admin_port), {listen_port, admin_port});
