@@ -48,6 +48,9 @@ print_connect() {
   echo
   echo "  psql \"host=127.0.0.1 port=$listen_port user=app dbname=app password=app-secret\""
   echo
+  echo "Admin API: curl -s 127.0.0.1:$admin_port/api/v1/nodes ; commands need"
+  echo "  -H 'Authorization: Bearer quickstart-admin-token' (e.g. -X POST .../api/v1/switchover)"
+  echo
   echo "config: $config   log: $log_file   stop: $0 stop"
 }
 
@@ -93,7 +96,7 @@ cmd_start() {
   read -r -a ports <<<"$ports"
 
   sed -e "s|@LISTEN_PORT@|$listen_port|g" -e "s|@ADMIN_PORT@|$admin_port|g" \
-      -e "s|@CA_FILE@|$root/certs/ca.crt|g" \
+      -e "s|@CA_FILE@|$root/certs/ca.crt|g" -e "s|@STATE_FILE@|$root/baton-main.state|g" \
       -e "s|@PG_PORT0@|${ports[0]}|g" -e "s|@PG_PORT1@|${ports[1]}|g" -e "s|@PG_PORT2@|${ports[2]}|g" \
       "$repo/deploy/quickstart.toml.in" >"$config"
   "$binary" --check-config "$config" >/dev/null
