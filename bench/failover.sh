@@ -204,7 +204,7 @@ one_run() {  # MODE REPEAT
     rm -rf "$dir/pg"
   done
   ((ok)) || { cat "$dir/pg_cluster.log" >&2; die "the cluster did not start"; }
-  read -r listen admin < <("$py" -B "$lib/free_ports.py" 2 | tr '\n' ' ')
+  read -r listen admin <<<"$("$py" -B "$lib/free_ports.py" 2 | tr '\n' ' ')"
   write_config "$dir/baton.toml" "$listen" "$admin" "$base"
   "$baton_bin" --config "$dir/baton.toml" >"$dir/baton.log" 2>&1 &
   baton_pid=$!
