@@ -35,6 +35,9 @@ enum Id : std::size_t {
   kPinnedSessions,
   kReprepared,
   kErrors,
+  kRoutedTransactions,
+  kReadFallbacks,
+  kStandbySkips,
   kNodeRole,
   kNodeHealth,
   kLagBytes,
@@ -67,6 +70,14 @@ constexpr std::array<MetricDef, kCatalogSize> kCatalog{{
     {"baton_prepared_statements_reprepared_total", "Prepared statements prepared again on another server "
      "connection.", MetricType::Counter, {"listener"}},
     {"baton_errors_total", "Errors by kind.", MetricType::Counter, {"kind"}},
+    {"baton_routed_transactions_total", "Transactions routed to a node, by kind (read: routed by the read rules, "
+     "to a standby or falling back to the primary; write: to the primary).", MetricType::Counter,
+     {"cluster", "node", "kind"}},
+    {"baton_read_fallbacks_total", "Reads sent to the primary because no standby was eligible.",
+     MetricType::Counter, {"cluster"}},
+    {"baton_standby_skips_total", "Standbys left out of a read's choice, by reason (lag: past the cluster's "
+     "replica lag limits; not_caught_up: behind a session's read-your-writes position).", MetricType::Counter,
+     {"cluster", "node", "reason"}},
     {"baton_node_role", "The role of a node (1 for its current role, 0 for the others).", MetricType::Gauge,
      {"cluster", "node", "role"}},
     {"baton_node_health", "The health of a node (1 for its current state, 0 for the others).",
@@ -98,6 +109,8 @@ constexpr std::array<ErrorKind, kErrorKinds> kAllErrorKinds{
     ErrorKind::kAuthFailed,        ErrorKind::kTooManyClients, ErrorKind::kQueryWaitTimeout,
     ErrorKind::kServerUnreachable, ErrorKind::kProtocolViolation, ErrorKind::kServerLost,
     ErrorKind::kClientLoginTimeout};
+constexpr std::array<RoutedKind, kRoutedKinds> kAllRoutedKinds{RoutedKind::kRead, RoutedKind::kWrite};
+constexpr std::array<SkipReason, kSkipReasons> kAllSkipReasons{SkipReason::kLag, SkipReason::kNotCaughtUp};
 constexpr std::array<health::NodeRole, 3> kAllRoles{health::NodeRole::kUnknown, health::NodeRole::kPrimary,
                                                     health::NodeRole::kStandby};
 constexpr std::array<health::NodeHealth, 5> kAllHealth{health::NodeHealth::kUp, health::NodeHealth::kSuspect,
@@ -203,6 +216,22 @@ std::string_view to_string(ReloadResult r) {
   return "?";
 }
 
+std::string_view to_string(RoutedKind k) {
+  switch (k) {
+    case RoutedKind::kRead: return "read";
+    case RoutedKind::kWrite: return "write";
+  }
+  return "?";
+}
+
+std::string_view to_string(SkipReason r) {
+  switch (r) {
+    case SkipReason::kLag: return "lag";
+    case SkipReason::kNotCaughtUp: return "not_caught_up";
+  }
+  return "?";
+}
+
 std::span<const double> latency_buckets() { return kLatencyBuckets; }
 std::span<const double> pool_wait_buckets() { return kPoolWaitBuckets; }
 std::span<const double> failover_buckets() { return kFailoverBuckets; }
@@ -214,6 +243,16 @@ MetricsLayout make_layout(const Config& config) {
     for (const NodeConfig& n : c.nodes) layout.nodes.push_back({c.name, n.name});
   }
   return layout;
+}
+
+std::vector<std::string> MetricsLayout::clusters() const {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& c) {
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  for (const Node& n : nodes) add(n.cluster);
+  for (const Listener& l : listeners) add(l.cluster);
+  return out;
 }
 
 // --- HistogramCells, WorkerMetrics: the hot path ---
@@ -230,11 +269,13 @@ WorkerMetrics::WorkerMetrics(const MetricsLayout& layout, std::span<const std::u
                              std::span<const std::uint64_t> pool_wait_ns)
     : listener_count_(layout.listeners.size()),
       node_count_(layout.nodes.size()),
+      cluster_count_(layout.clusters().size()),
       latency_ns_(latency_ns),
       pool_wait_ns_(pool_wait_ns),
       listeners_(std::make_unique<ListenerCells[]>(listener_count_)),
       nodes_(std::make_unique<NodeCells[]>(node_count_)),
-      pairs_(std::make_unique<PairCells[]>(listener_count_ * node_count_)) {}
+      pairs_(std::make_unique<PairCells[]>(listener_count_ * node_count_)),
+      read_fallbacks_(std::make_unique<std::atomic<std::uint64_t>[]>(cluster_count_)) {}
 
 void WorkerMetrics::add_client(int listener, ClientState s, std::int64_t delta) {
   if (!listener_ok(listener)) return;
@@ -297,12 +338,26 @@ void WorkerMetrics::on_error(ErrorKind kind) {
   if (i < errors_.size()) bump(errors_[i]);
 }
 
+void WorkerMetrics::on_routed(int node, RoutedKind kind) {
+  const auto k = static_cast<std::size_t>(kind);
+  if (node_ok(node) && k < kRoutedKinds) bump(nodes_[static_cast<std::size_t>(node)].routed[k]);
+}
+
+void WorkerMetrics::on_read_fallback(int cluster) {
+  if (cluster_ok(cluster)) bump(read_fallbacks_[static_cast<std::size_t>(cluster)]);
+}
+
+void WorkerMetrics::on_standby_skipped(int node, SkipReason reason) {
+  const auto r = static_cast<std::size_t>(reason);
+  if (node_ok(node) && r < kSkipReasons) bump(nodes_[static_cast<std::size_t>(node)].skipped[r]);
+}
+
 // --- WorkerCollector: sums every worker's cells into families at scrape time ---
 
 class WorkerCollector : public prometheus::Collectable {
  public:
   WorkerCollector(const MetricsLayout& layout, const std::vector<std::unique_ptr<WorkerMetrics>>& workers)
-      : layout_(layout), workers_(workers) {}
+      : layout_(layout), clusters_(layout.clusters()), workers_(workers) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
@@ -311,6 +366,7 @@ class WorkerCollector : public prometheus::Collectable {
     collect_latency(out, kQueryDuration, &WorkerMetrics::PairCells::query);
     collect_latency(out, kTransactionDuration, &WorkerMetrics::PairCells::transaction);
     collect_errors(out);
+    collect_routing(out);
     return out;
   }
 
@@ -414,7 +470,41 @@ class WorkerCollector : public prometheus::Collectable {
     out.push_back(std::move(f));
   }
 
+  void collect_routing(std::vector<prometheus::MetricFamily>& out) const {
+    prometheus::MetricFamily routed = family(kRoutedTransactions);
+    prometheus::MetricFamily skips = family(kStandbySkips);
+    prometheus::MetricFamily fallbacks = family(kReadFallbacks);
+    for (std::size_t n = 0; n < layout_.nodes.size(); ++n) {
+      const auto& node = layout_.nodes[n];
+      for (RoutedKind k : kAllRoutedKinds) {
+        std::uint64_t total = 0;
+        for (const auto& w : workers_) total += load(w->nodes_[n].routed[static_cast<std::size_t>(k)]);
+        auto m = sample({{"cluster", node.cluster}, {"node", node.name}, {"kind", to_string(k)}});
+        m.counter.value = static_cast<double>(total);
+        routed.metric.push_back(std::move(m));
+      }
+      for (SkipReason r : kAllSkipReasons) {
+        std::uint64_t total = 0;
+        for (const auto& w : workers_) total += load(w->nodes_[n].skipped[static_cast<std::size_t>(r)]);
+        auto m = sample({{"cluster", node.cluster}, {"node", node.name}, {"reason", to_string(r)}});
+        m.counter.value = static_cast<double>(total);
+        skips.metric.push_back(std::move(m));
+      }
+    }
+    for (std::size_t c = 0; c < clusters_.size(); ++c) {
+      std::uint64_t total = 0;
+      for (const auto& w : workers_) total += load(w->read_fallbacks_[c]);
+      auto m = sample({{"cluster", clusters_[c]}});
+      m.counter.value = static_cast<double>(total);
+      fallbacks.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(routed));
+    out.push_back(std::move(fallbacks));
+    out.push_back(std::move(skips));
+  }
+
   const MetricsLayout& layout_;
+  std::vector<std::string> clusters_;
   const std::vector<std::unique_ptr<WorkerMetrics>>& workers_;
 };
 
@@ -432,6 +522,7 @@ prometheus::Family<T>& register_family(prometheus::Registry& r, Id id, prometheu
 
 Metrics::Metrics(MetricsLayout layout, int workers)
     : layout_(std::move(layout)),
+      clusters_(layout_.clusters()),
       latency_ns_(to_ns(kLatencyBuckets)),
       pool_wait_ns_(to_ns(kPoolWaitBuckets)),
       registry_(std::make_shared<prometheus::Registry>()) {
@@ -465,6 +556,13 @@ int Metrics::listener_slot(std::string_view listener) const {
 int Metrics::node_slot(std::string_view cluster, std::string_view node) const {
   for (std::size_t i = 0; i < layout_.nodes.size(); ++i) {
     if (layout_.nodes[i].cluster == cluster && layout_.nodes[i].name == node) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int Metrics::cluster_slot(std::string_view cluster) const {
+  for (std::size_t i = 0; i < clusters_.size(); ++i) {
+    if (clusters_[i] == cluster) return static_cast<int>(i);
   }
   return -1;
 }

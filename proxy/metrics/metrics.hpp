@@ -57,14 +57,20 @@ enum class ErrorKind {
   kClientLoginTimeout,
 };
 enum class ReloadResult { kOk, kFailed };
+enum class RoutedKind { kRead, kWrite };         // a transaction routed by the read rules / to the primary as a write
+enum class SkipReason { kLag, kNotCaughtUp };    // why a standby was left out of a read's choice
 inline constexpr std::size_t kClientStates = 3;
 inline constexpr std::size_t kServerStates = 3;
 inline constexpr std::size_t kErrorKinds = 7;
+inline constexpr std::size_t kRoutedKinds = 2;
+inline constexpr std::size_t kSkipReasons = 2;
 
 std::string_view to_string(ClientState s);
 std::string_view to_string(ServerState s);
 std::string_view to_string(ErrorKind k);
 std::string_view to_string(ReloadResult r);
+std::string_view to_string(RoutedKind k);   // "read", "write"
+std::string_view to_string(SkipReason r);   // "lag", "not_caught_up"
 
 // Upper bounds (seconds) of the fixed buckets of worker histograms; +Inf is implied.
 std::span<const double> latency_buckets();     // queries, transactions
@@ -84,6 +90,9 @@ struct MetricsLayout {
   };
   std::vector<Listener> listeners;
   std::vector<Node> nodes;
+
+  // The distinct cluster names of nodes, then of listeners, in first-seen order (cluster slots).
+  std::vector<std::string> clusters() const;
 };
 MetricsLayout make_layout(const Config& config);
 
@@ -128,6 +137,11 @@ class alignas(64) WorkerMetrics {
   void session_unpinned(int listener);
   void on_reprepare(int listener);
   void on_error(ErrorKind kind);
+  // Routing: a transaction sent to `node`; a read sent to the primary because no standby was
+  // eligible (cluster slot from Metrics::cluster_slot); a standby left out of a read's choice.
+  void on_routed(int node, RoutedKind kind);
+  void on_read_fallback(int cluster);
+  void on_standby_skipped(int node, SkipReason reason);
 
  private:
   friend class WorkerCollector;
@@ -143,6 +157,8 @@ class alignas(64) WorkerMetrics {
   struct NodeCells {
     std::array<std::atomic<std::int64_t>, kServerStates> servers{};
     HistogramCells pool_wait;
+    std::array<std::atomic<std::uint64_t>, kRoutedKinds> routed{};
+    std::array<std::atomic<std::uint64_t>, kSkipReasons> skipped{};
   };
   struct PairCells {  // one (listener, node)
     HistogramCells query;
@@ -153,15 +169,18 @@ class alignas(64) WorkerMetrics {
   void add_server(int node, ServerState s, std::int64_t delta);
   bool listener_ok(int l) const { return l >= 0 && static_cast<std::size_t>(l) < listener_count_; }
   bool node_ok(int n) const { return n >= 0 && static_cast<std::size_t>(n) < node_count_; }
+  bool cluster_ok(int c) const { return c >= 0 && static_cast<std::size_t>(c) < cluster_count_; }
   PairCells& pair(int l, int n) { return pairs_[static_cast<std::size_t>(l) * node_count_ + static_cast<std::size_t>(n)]; }
 
   std::size_t listener_count_;
   std::size_t node_count_;
+  std::size_t cluster_count_;
   std::span<const std::uint64_t> latency_ns_;
   std::span<const std::uint64_t> pool_wait_ns_;
   std::unique_ptr<ListenerCells[]> listeners_;
   std::unique_ptr<NodeCells[]> nodes_;
   std::unique_ptr<PairCells[]> pairs_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> read_fallbacks_;  // by cluster slot
   std::array<std::atomic<std::uint64_t>, kErrorKinds> errors_{};
 };
 
@@ -183,6 +202,7 @@ class Metrics {
   // Slot of a listener / node in the layout, -1 when unknown.
   int listener_slot(std::string_view listener) const;
   int node_slot(std::string_view cluster, std::string_view node) const;
+  int cluster_slot(std::string_view cluster) const;
 
   // Control plane: the latest topology of `cluster` (role, health, lag per node; epoch).
   void on_topology(std::string_view cluster, const health::Topology& topology);
@@ -195,6 +215,7 @@ class Metrics {
 
  private:
   MetricsLayout layout_;
+  std::vector<std::string> clusters_;
   std::vector<std::uint64_t> latency_ns_;
   std::vector<std::uint64_t> pool_wait_ns_;
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;

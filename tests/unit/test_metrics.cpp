@@ -72,7 +72,9 @@ TEST_CASE("every metric is declared once with a conventional name, help and vali
                         "baton_client_sent_bytes_total", "baton_pinned_sessions",
                         "baton_prepared_statements_reprepared_total", "baton_errors_total", "baton_node_role",
                         "baton_node_health", "baton_replication_lag_bytes", "baton_replication_lag_seconds",
-                        "baton_failovers_total", "baton_failover_duration_seconds", "baton_config_reloads_total"}) {
+                        "baton_failovers_total", "baton_failover_duration_seconds", "baton_config_reloads_total",
+                        "baton_routed_transactions_total", "baton_read_fallbacks_total",
+                        "baton_standby_skips_total"}) {
     CHECK(find_metric(n) != nullptr);
   }
   CHECK(find_metric("baton_nope") == nullptr);
@@ -100,6 +102,74 @@ TEST_CASE("an empty Metrics serializes every family with HELP and TYPE, valid te
   CHECK(e.count("baton_errors_total") == kErrorKinds);
   CHECK(e.count("baton_client_connections") == 3 * kClientStates);
   CHECK(e.count("baton_server_connections") == 3 * kServerStates);
+  CHECK(e.families.at("baton_routed_transactions_total").type == "counter");
+  CHECK(e.count("baton_routed_transactions_total") == 3 * kRoutedKinds);
+  CHECK(e.count("baton_standby_skips_total") == 3 * kSkipReasons);
+  CHECK(e.count("baton_read_fallbacks_total") == 2);  // clusters main and reports
+  CHECK(e.value("baton_routed_transactions_total", {{"cluster", "reports"}, {"node", "r1"}, {"kind", "write"}}) == 0);
+  CHECK(e.value("baton_standby_skips_total", {{"cluster", "main"}, {"node", "b"}, {"reason", "lag"}}) == 0);
+  CHECK(e.value("baton_read_fallbacks_total", {{"cluster", "reports"}}) == 0);
+}
+
+TEST_CASE("routing counters: transactions per node and kind, read fallbacks, standby skips", "[admin]") {
+  Metrics m(two_clusters(), 2);
+  CHECK(m.cluster_slot("main") == 0);
+  CHECK(m.cluster_slot("reports") == 1);
+  CHECK(m.cluster_slot("nope") == -1);
+  const int a = m.node_slot("main", "a");
+  const int b = m.node_slot("main", "b");
+  const int r1 = m.node_slot("reports", "r1");
+  WorkerMetrics& w0 = m.for_worker(0);
+  WorkerMetrics& w1 = m.for_worker(1);
+  w0.on_routed(a, RoutedKind::kWrite);
+  w1.on_routed(a, RoutedKind::kWrite);
+  w1.on_routed(a, RoutedKind::kRead);  // a read that fell back to the primary
+  w0.on_read_fallback(m.cluster_slot("main"));
+  w0.on_routed(b, RoutedKind::kRead);
+  w1.on_routed(b, RoutedKind::kRead);
+  w1.on_routed(b, RoutedKind::kRead);
+  w0.on_standby_skipped(b, SkipReason::kLag);
+  w1.on_standby_skipped(b, SkipReason::kLag);
+  w1.on_standby_skipped(r1, SkipReason::kNotCaughtUp);
+  w1.on_read_fallback(m.cluster_slot("reports"));
+  w1.on_read_fallback(m.cluster_slot("reports"));
+  // Out-of-range slots are ignored.
+  w0.on_routed(-1, RoutedKind::kRead);
+  w0.on_routed(3, RoutedKind::kRead);
+  w0.on_read_fallback(2);
+  w0.on_read_fallback(-1);
+  w0.on_standby_skipped(9, SkipReason::kLag);
+
+  const Exposition e = parse_exposition(m.serialize());
+  auto routed = [&](const char* node, const char* kind) {
+    const std::string cluster = std::string(node) == "r1" ? "reports" : "main";
+    return e.value("baton_routed_transactions_total", {{"cluster", cluster}, {"node", node}, {"kind", kind}});
+  };
+  CHECK(routed("a", "write") == 2);
+  CHECK(routed("a", "read") == 1);
+  CHECK(routed("b", "read") == 3);
+  CHECK(routed("b", "write") == 0);
+  CHECK(routed("r1", "read") == 0);
+  CHECK(e.value("baton_read_fallbacks_total", {{"cluster", "main"}}) == 1);
+  CHECK(e.value("baton_read_fallbacks_total", {{"cluster", "reports"}}) == 2);
+  CHECK(e.value("baton_standby_skips_total", {{"cluster", "main"}, {"node", "b"}, {"reason", "lag"}}) == 2);
+  CHECK(e.value("baton_standby_skips_total", {{"cluster", "main"}, {"node", "b"}, {"reason", "not_caught_up"}}) == 0);
+  CHECK(e.value("baton_standby_skips_total", {{"cluster", "reports"}, {"node", "r1"}, {"reason", "not_caught_up"}}) == 1);
+  CHECK(e.value("baton_standby_skips_total", {{"cluster", "main"}, {"node", "a"}, {"reason", "lag"}}) == 0);
+}
+
+TEST_CASE("cluster slots come from nodes, then listeners, each name once", "[admin]") {
+  MetricsLayout l;
+  l.nodes = {{"x", "1"}, {"y", "1"}, {"x", "2"}};
+  l.listeners = {{"l1", "y"}, {"l2", "z"}};
+  CHECK(l.clusters() == std::vector<std::string>{"x", "y", "z"});
+  Metrics m(l, 1);
+  CHECK(m.cluster_slot("z") == 2);
+  m.for_worker(0).on_read_fallback(m.cluster_slot("z"));
+  const Exposition e = parse_exposition(m.serialize());
+  CHECK(e.value("baton_read_fallbacks_total", {{"cluster", "z"}}) == 1);
+  CHECK(e.value("baton_read_fallbacks_total", {{"cluster", "x"}}) == 0);
+  CHECK(e.count("baton_read_fallbacks_total") == 3);
 }
 
 TEST_CASE("counters bumped on two workers appear summed", "[admin]") {
@@ -282,4 +352,8 @@ TEST_CASE("metric enums name their label values", "[admin]") {
   CHECK(to_string(ErrorKind::kQueryWaitTimeout) == "query_wait_timeout");
   CHECK(to_string(ErrorKind::kClientLoginTimeout) == "client_login_timeout");
   CHECK(to_string(ReloadResult::kFailed) == "failed");
+  CHECK(to_string(RoutedKind::kRead) == "read");
+  CHECK(to_string(RoutedKind::kWrite) == "write");
+  CHECK(to_string(SkipReason::kLag) == "lag");
+  CHECK(to_string(SkipReason::kNotCaughtUp) == "not_caught_up");
 }
