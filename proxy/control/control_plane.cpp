@@ -375,7 +375,10 @@ std::string ControlPlane::start_monitors() {
     callbacks.publish = [this, i](health::TopologyPtr t) { app_.publish_topology(i, std::move(t)); };
     callbacks.pause_writes = [this, i]() -> awaitable<void> {
       app_.set_writes_paused(i, true);
-      // Transactions already running on the primary finish (bounded) before it is made read-only.
+      // A failover: the primary is gone or hung, its transactions cannot finish; nothing to wait for.
+      if (i < monitors_.size() && monitors_[i]->state() != health::FailoverState::kSwitchingOver) co_return;
+      // A switchover: transactions already running on the primary finish (bounded) before it is
+      // made read-only.
       const auto bound = app_.config().clusters[i].failover.switchover_timeout / 2;
       bool idle = co_await wait_idle(i, SteadyClock::now() + bound);
       if (!idle) event(app_.config().clusters[i].name, "writes paused: some transactions still run after the bound");

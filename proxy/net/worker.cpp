@@ -227,7 +227,23 @@ void Worker::apply_config() {
     entry.pool->shared().max_size.store(user->pool_size.value_or(cfg.pool.pool_size), std::memory_order_relaxed);
     entry.pool->update_settings(pool_settings(user));
   }
-  verifiers_.clear();  // passwords may have changed
+  verifiers_.clear();    // passwords may have changed
+  classifiers_.clear();  // volatile_functions may have changed
+}
+
+const routing::ClassifierOptions& Worker::classifier(std::size_t cluster) {
+  const Config& cfg = config();
+  if (classifiers_.size() != cfg.clusters.size()) {
+    classifiers_.clear();
+    for (const ClusterConfig& c : cfg.clusters) {
+      routing::ClassifierOptions o;
+      o.dialect = protocol::sql::Dialect::kPostgres;
+      o.volatile_functions = routing::default_volatile_functions(o.dialect);
+      o.volatile_functions.insert(o.volatile_functions.end(), c.volatile_functions.begin(), c.volatile_functions.end());
+      classifiers_.push_back(std::move(o));
+    }
+  }
+  return classifiers_[std::min(cluster, classifiers_.size() - 1)];
 }
 
 metrics::WorkerMetrics& Worker::metrics() { return app_.metrics().for_worker(index_); }
@@ -294,9 +310,78 @@ void Worker::publish_server_counts() {
   server_counts_ = std::move(now);
 }
 
+const health::Topology& Worker::routing_topology(std::size_t cluster) {
+  ClusterState& c = clusters_[cluster];
+  if (!c.routing) return *c.topology;
+  const auto now = SteadyClock::now();
+  bool any = false;
+  for (std::size_t n = 0; n < c.excluded.size() && n < c.routing->nodes.size(); ++n) {
+    if (c.excluded[n] > now) {
+      any = true;
+    } else if (c.excluded[n] != SteadyClock::time_point{}) {
+      c.excluded[n] = {};
+      c.routing->nodes[n].health = c.topology->nodes[n].health;
+    }
+  }
+  if (!any) c.routing.reset();
+  return c.routing ? *c.routing : *c.topology;
+}
+
+void Worker::exclude_standby(std::size_t cluster, std::size_t node) {
+  ClusterState& c = clusters_[cluster];
+  if (node >= c.topology->nodes.size()) return;
+  const auto& f = config().clusters[cluster].failover;
+  // Long enough for the monitor to confirm it down (then the topology says so) or to see it well.
+  auto hold = std::max<std::chrono::milliseconds>(f.probe_interval * 3, std::chrono::seconds(3));
+  if (c.excluded.size() < c.topology->nodes.size()) c.excluded.resize(c.topology->nodes.size());
+  c.excluded[node] = SteadyClock::now() + hold;
+  if (!c.routing) c.routing = std::make_shared<health::Topology>(*c.topology);
+  c.routing->nodes[node].health = health::NodeHealth::kDown;
+  log::warn("routing", "standby \"", c.topology->nodes[node].name, "\" failed; out of rotation for ",
+            std::to_string(hold.count()), " ms");
+}
+
+routing::Balancer& Worker::balancer(std::size_t cluster) {
+  ClusterState& c = clusters_[cluster];
+  routing::Strategy strategy = routing::Strategy::kPowerOfTwo;
+  switch (config().clusters[cluster].balancer) {
+    case BalancerKind::kP2c: strategy = routing::Strategy::kPowerOfTwo; break;
+    case BalancerKind::kRoundRobin: strategy = routing::Strategy::kRoundRobin; break;
+    case BalancerKind::kWeighted: strategy = routing::Strategy::kWeighted; break;
+  }
+  if (!c.balancer) {
+    std::uint64_t seed = static_cast<std::uint64_t>(SteadyClock::now().time_since_epoch().count()) ^
+                         (static_cast<std::uint64_t>(index_) << 32);
+    c.balancer = std::make_unique<routing::Balancer>(strategy, seed);
+  } else if (c.balancer->strategy() != strategy) {
+    c.balancer->set_strategy(strategy);  // changed by a reload
+  }
+  return *c.balancer;
+}
+
+void Worker::on_attach(std::size_t cluster, std::size_t node) {
+  auto& o = clusters_[cluster].outstanding;
+  if (o.size() <= node) o.resize(node + 1, 0);
+  ++o[node];
+}
+
+void Worker::on_detach(std::size_t cluster, std::size_t node) {
+  auto& o = clusters_[cluster].outstanding;
+  if (node < o.size() && o[node] > 0) --o[node];
+}
+
 void Worker::set_topology(std::size_t cluster, health::TopologyPtr topology) {
   if (cluster >= clusters_.size() || !topology) return;
   clusters_[cluster].topology = std::move(topology);
+  if (clusters_[cluster].routing) {
+    // Keep this worker's exclusions on top of the new snapshot.
+    auto& c = clusters_[cluster];
+    c.routing = std::make_shared<health::Topology>(*c.topology);
+    const auto now = SteadyClock::now();
+    for (std::size_t n = 0; n < c.excluded.size() && n < c.routing->nodes.size(); ++n) {
+      if (c.excluded[n] > now) c.routing->nodes[n].health = health::NodeHealth::kDown;
+    }
+  }
   const health::Topology& t = *clusters_[cluster].topology;
   // Idle connections to a node that must get no traffic are closed now, not found broken later.
   for (auto& [key, entry] : pools_) {

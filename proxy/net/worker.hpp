@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,6 +20,8 @@
 #include "proxy/net/asio.hpp"
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pg/server_conn.hpp"
+#include "routing/balancer.hpp"
+#include "routing/classifier.hpp"
 
 namespace baton::proxy {
 
@@ -47,6 +50,9 @@ class Worker {
   // What the admin API shows of this worker (on its thread): its pools and its clients by listener.
   void add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const;
   metrics::WorkerMetrics& metrics();
+  // The statement classifier's options for cluster `index`: built-in volatile functions plus the
+  // cluster's volatile_functions.
+  const routing::ClassifierOptions& classifier(std::size_t cluster);
   void stop();            // stops the io_context and joins
   void post(std::function<void()> fn);
 
@@ -74,6 +80,15 @@ class Worker {
   // What the control plane last told this worker about cluster `index` (config order): its
   // topology (never null once started) and whether new transactions that need the primary wait.
   const health::TopologyPtr& topology(std::size_t cluster) const { return clusters_[cluster].topology; }
+  // The topology reads are routed by: the published one, with standbys this worker saw fail taken
+  // out of rotation for a while (until the monitor has had time to judge them).
+  const health::Topology& routing_topology(std::size_t cluster);
+  void exclude_standby(std::size_t cluster, std::size_t node);
+  routing::Balancer& balancer(std::size_t cluster);
+  // Requests in flight per node of a cluster (this worker's view, for the balancer).
+  std::span<const std::uint32_t> outstanding(std::size_t cluster) const { return clusters_[cluster].outstanding; }
+  void on_attach(std::size_t cluster, std::size_t node);
+  void on_detach(std::size_t cluster, std::size_t node);
   bool writes_paused(std::size_t cluster) const { return clusters_[cluster].paused; }
   // On this worker's thread (the control plane posts them). A new topology also breaks server
   // connections of sessions attached to a node that may no longer take their traffic.
@@ -98,6 +113,10 @@ class Worker {
   struct ClusterState {
     health::TopologyPtr topology;
     bool paused = false;
+    std::vector<std::uint32_t> outstanding;                      // per node
+    std::vector<std::chrono::steady_clock::time_point> excluded;  // per node: out of rotation until
+    std::shared_ptr<health::Topology> routing;                   // topology with excluded standbys down
+    std::unique_ptr<routing::Balancer> balancer;
   };
 
   awaitable<void> accept_loop(Listener& l);
@@ -119,6 +138,7 @@ class Worker {
   std::vector<ClusterState> clusters_;
   std::vector<asio::steady_timer*> cluster_waiters_;
   bool draining_ = false;
+  std::vector<routing::ClassifierOptions> classifiers_;  // per cluster, built on first use and at reload
   // Server connections by node slot and state as last told to metrics (active, idle, opening).
   std::vector<std::array<int, 3>> server_counts_;
 };

@@ -14,6 +14,7 @@
 #include "proxy/pg/session.hpp"
 #include "routing/classifier.hpp"
 #include "routing/deallocate.hpp"
+#include "routing/replica_policy.hpp"
 
 namespace baton::proxy::pg {
 
@@ -70,15 +71,6 @@ bool ends_with_sync(Expect::Kind k) {
 // Server messages the relay reads whole (small, and their bodies matter); others may stream.
 bool needs_whole(char type) {
   return type == be::kReadyForQuery || type == be::kParameterStatus || type == be::kCommandComplete;
-}
-
-const routing::ClassifierOptions& classifier_options() {
-  static const routing::ClassifierOptions options = [] {
-    routing::ClassifierOptions o;
-    o.volatile_functions = routing::default_volatile_functions(protocol::sql::Dialect::kPostgres);
-    return o;
-  }();
-  return options;
 }
 
 }  // namespace
@@ -180,6 +172,12 @@ awaitable<Session::End> Session::attach_and_relay() {
   if (server_gone_) {
     bool in_flight = !expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_;
     const std::string node = server_ ? server_->target->node_name : std::string();
+    if (server_ && server_lost_reason_.empty()) {
+      // A standby that failed under a read leaves rotation; the next read goes elsewhere.
+      const health::Topology& t = *worker_.topology(cluster_index_);
+      const std::size_t n = server_->target->node_index;
+      if (!(t.primary && *t.primary == n)) worker_.exclude_standby(cluster_index_, n);
+    }
     finish_server(false);
     if (client_gone_) co_return End::kClose;
     std::string reason = std::move(server_lost_reason_);
@@ -417,8 +415,65 @@ bool Session::process_client_frames() {
   return true;
 }
 
+bool Session::request_is_read() const {
+  // The request waiting in the buffer: a simple Query, or extended-protocol messages up to their
+  // Sync. It may go to a standby only if every statement in it is surely read-only (or hinted so).
+  const routing::ClassifierOptions& options = worker_.classifier(cluster_index_);
+  auto readable = [&](std::string_view sql) {
+    routing::Classification c = routing::classify(sql, options);
+    if (c.hint) return *c.hint == routing::Target::kReplica;
+    return c.read_only && c.pin == routing::PinReason::kNone && c.cls != routing::StatementClass::kEmpty;
+  };
+  protocol::Bytes data = client_in_.readable();
+  const std::uint32_t max = worker_.config().general.max_message_size;
+  bool any = false;
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    auto f = pgp::decode_frame(data.subspan(pos), max);
+    auto* ok = std::get_if<protocol::Decoded<pgp::Frame>>(&f);
+    if (ok == nullptr) return false;  // not all here yet: the primary is always right
+    const pgp::Frame& frame = ok->value;
+    pos += ok->consumed;
+    switch (frame.type) {
+      case fe::kQuery: {
+        auto q = fe::decode_query(frame.body);
+        if (!protocol::is_ok(q)) return false;
+        return !any && readable(std::get<protocol::Decoded<fe::Query>>(q).value.sql);
+      }
+      case fe::kParse: {
+        auto p = fe::decode_parse(frame.body);
+        if (!protocol::is_ok(p) || !readable(std::get<protocol::Decoded<fe::Parse>>(p).value.query)) return false;
+        any = true;
+        break;
+      }
+      case fe::kBind: {
+        auto b = fe::decode_bind_head(frame.body);
+        auto* head = std::get_if<protocol::Decoded<fe::BindHead>>(&b);
+        if (head == nullptr) return false;
+        if (head->value.statement.empty()) {
+          if (!any) return false;  // an unnamed statement parsed in an earlier request: unknown here
+          break;
+        }
+        auto it = statements_.find(std::string(head->value.statement));
+        if (it == statements_.end() || !readable(it->second->query)) return false;
+        any = true;
+        break;
+      }
+      case fe::kDescribe:
+      case fe::kExecute:
+      case fe::kFlush:
+        break;
+      case fe::kSync:
+        return any;
+      default:
+        return false;  // Close, FunctionCall, COPY data...: the primary
+    }
+  }
+  return false;
+}
+
 std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(std::string_view sql) {
-  routing::Classification c = routing::classify(sql, classifier_options());
+  routing::Classification c = routing::classify(sql, worker_.classifier(cluster_index_));
   if (c.pin != routing::PinReason::kNone && pin_ == routing::PinReason::kNone && mode_ == PoolMode::kTransaction) {
     pin_ = c.pin;
     worker_.metrics().session_pinned(listener_slot_);
@@ -808,6 +863,24 @@ void Session::apply_sets(const std::vector<routing::SessionSet>& sets) {
 
 // ---- server connections ----------------------------------------------------------------------
 
+namespace {
+
+routing::ListenerRole route_role(ListenerRole r) {
+  switch (r) {
+    case ListenerRole::kSplit: return routing::ListenerRole::kSplit;
+    case ListenerRole::kPrimary: return routing::ListenerRole::kPrimary;
+    case ListenerRole::kReplica: return routing::ListenerRole::kReplica;
+  }
+  return routing::ListenerRole::kPrimary;
+}
+
+bool refusal(const ServerError& e) {
+  // The server refused our login, or the pool stayed full: waiting or another node will not help.
+  return e.from_server || e.sqlstate == sqlstate::kProtocolViolation;
+}
+
+}  // namespace
+
 awaitable<ServerError> Session::acquire_server() {
   const Config& cfg = worker_.config();
   const auto start = SteadyClock::now();
@@ -816,20 +889,58 @@ awaitable<ServerError> Session::acquire_server() {
   // the primary does not answer: wait up to the cluster's buffer_timeout for the control plane.
   const auto pause_deadline = start + cfg.pool.query_wait_timeout;
   const auto failover_deadline = start + cluster_->failover.buffer_timeout;
+  // Reads may go to a standby: transaction pooling, no pinned state, a listener that is not
+  // primary-only, and a request the classifier finds surely read-only.
+  const bool may_route = mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone &&
+                         listener_.role != ListenerRole::kPrimary;
+  const routing::Access access =
+      may_route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
+  const routing::RoutePolicy policy{route_role(listener_.role), listener_.replica_fallback
+                                                                     ? routing::ReplicaFallback::kPrimary
+                                                                     : routing::ReplicaFallback::kRefuse};
   ServerError last;
   for (int attempt = 0;; ++attempt) {
+    if (may_route) {
+      routing::PickOptions options;
+      options.lag = routing::LagLimits{cluster_->max_replica_lag, cluster_->max_replica_lag_time};
+      options.outstanding = worker_.outstanding(cluster_index_);
+      routing::Route r = routing::route(policy, access, worker_.balancer(cluster_index_),
+                                        worker_.routing_topology(cluster_index_), options);
+      note_route(r, attempt == 0);
+      if (r.kind == routing::Route::Kind::kStandby) {
+        ServerError e = co_await acquire_node(r.node, pause_deadline);
+        if (e.empty()) {
+          worker_.metrics().on_routed(server_->target->metrics_node, metrics::RoutedKind::kRead);
+          worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
+          set_client_state(metrics::ClientState::kActive);
+          co_return e;
+        }
+        if (refusal(e)) {
+          set_client_state(metrics::ClientState::kIdle);
+          co_return e;
+        }
+        worker_.exclude_standby(cluster_index_, r.node);  // unreachable: try another, or the primary
+        continue;
+      }
+      if (r.kind == routing::Route::Kind::kRefused) {
+        set_client_state(metrics::ClientState::kIdle);
+        co_return ServerError{std::string(sqlstate::kCannotConnectNow), std::string(r.error), false};
+      }
+    }
     const auto now = SteadyClock::now();
     const health::Topology& topology = *worker_.topology(cluster_index_);
     const bool paused = worker_.writes_paused(cluster_index_);
     if (!paused && topology.has_writable_primary()) {
-      ServerError e = co_await acquire_primary(pause_deadline);
+      ServerError e = co_await acquire_node(*topology.primary, pause_deadline);
       if (e.empty()) {
+        worker_.metrics().on_routed(server_->target->metrics_node, access == routing::Access::kReadOnly
+                                                                       ? metrics::RoutedKind::kRead
+                                                                       : metrics::RoutedKind::kWrite);
         worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
         set_client_state(metrics::ClientState::kActive);
         co_return e;
       }
-      // Refused by the server, or the pool stayed full: nothing to wait for.
-      if (e.from_server || e.sqlstate == sqlstate::kProtocolViolation) {
+      if (refusal(e)) {
         set_client_state(metrics::ClientState::kIdle);
         co_return e;
       }
@@ -855,13 +966,26 @@ awaitable<ServerError> Session::acquire_server() {
   }
 }
 
-awaitable<ServerError> Session::acquire_primary(std::chrono::steady_clock::time_point deadline) {
-  const health::Topology& topology = *worker_.topology(cluster_index_);
-  const NodeConfig& node = cluster_->nodes.at(*topology.primary);
+void Session::note_route(const routing::Route& r, bool first) {
+  if (!first) return;  // count a request once, not once per retry
+  metrics::WorkerMetrics& m = worker_.metrics();
+  metrics::Metrics& all = worker_.app().metrics();
+  if (r.fell_back) m.on_read_fallback(all.cluster_slot(cluster_->name));
+  for (health::NodeId n : r.skipped_for_lag) {
+    m.on_standby_skipped(all.node_slot(cluster_->name, cluster_->nodes[n].name), metrics::SkipReason::kLag);
+  }
+  for (health::NodeId n : r.skipped_not_caught_up) {
+    m.on_standby_skipped(all.node_slot(cluster_->name, cluster_->nodes[n].name), metrics::SkipReason::kNotCaughtUp);
+  }
+}
+
+awaitable<ServerError> Session::acquire_node(std::size_t node_index, std::chrono::steady_clock::time_point deadline) {
+  const NodeConfig& node = cluster_->nodes.at(node_index);
   pool_ = &worker_.pg_pool(*cluster_, node, database_, *user_);
   auto r = co_await pool_->acquire(deadline);
   if (!r.conn) co_return r.error;
   server_ = std::move(r.conn);
+  worker_.on_attach(cluster_index_, node_index);
   pool_->on_lease();
   expects_.clear();
   tx_ = be::TxStatus::kIdle;
@@ -904,6 +1028,7 @@ awaitable<ServerError> Session::align_server() {
 void Session::finish_server(bool reusable) {
   set_client_state(metrics::ClientState::kIdle);
   if (!server_) return;
+  worker_.on_detach(server_->target->cluster_index, server_->target->node_index);
   pool_->on_return();
   if (reusable && server_->usable() && server_->in.empty()) {
     pool_->release(std::move(server_));

@@ -355,11 +355,11 @@ void Session::on_topology(std::size_t cluster, const health::Topology& topology)
   const bool demoted = topology.primary != node && n.role != health::NodeRole::kUnknown;
   if (!gone && !demoted) return;
   server_lost_reason_ = "node \"" + n.name + "\" is " + std::string(gone ? health::to_string(n.health) : "no longer the primary");
-  if (topology.primary && *topology.primary < topology.nodes.size()) {
-    server_lost_reason_ += " (the primary is now \"" + topology.nodes[*topology.primary].name + "\", epoch " +
-                           std::to_string(topology.epoch) + ")";
+  if (topology.primary && *topology.primary != node && *topology.primary < topology.nodes.size()) {
+    server_lost_reason_ += "; failed over: the primary is now \"" + topology.nodes[*topology.primary].name +
+                           "\" (epoch " + std::to_string(topology.epoch) + ")";
   } else {
-    server_lost_reason_ += " (failover under way)";
+    server_lost_reason_ += "; baton fails over to a standby";
   }
   log::info("session", "breaking server connection: ", server_lost_reason_);
   server_->stream.close();

@@ -21,6 +21,7 @@
 #include "proxy/pg/params.hpp"
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pg/server_conn.hpp"
+#include "routing/replica_policy.hpp"
 #include "routing/statement.hpp"
 
 namespace baton::proxy {
@@ -94,8 +95,9 @@ class Session {
   void finish_server(bool reusable);
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
   awaitable<ServerError> acquire_server();
-  awaitable<ServerError> acquire_primary(std::chrono::steady_clock::time_point deadline);
-  awaitable<End> fail_request(const ServerError& e);  // answer the waiting request with an error
+  awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);
+  awaitable<End> fail_request(const ServerError& e);
+  void note_route(const routing::Route& r, bool first);  // answer the waiting request with an error
   awaitable<ServerError> align_server();
 
   // Prepared statements (relay.cpp).
@@ -114,6 +116,7 @@ class Session {
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate, std::string_view message);
   awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
   std::shared_ptr<const std::vector<routing::SessionSet>> note_statement(std::string_view sql);
+  bool request_is_read() const;  // the buffered request may go to a standby
 
   Worker& worker_;
   const ListenerConfig& listener_;
