@@ -1,12 +1,15 @@
-// The admin HTTP/1.1 server: accept loop, one coroutine per connection, size limits, deadlines, stop.
+// The admin HTTP/1.1 server (plain or TLS): accept loop, one coroutine per connection, size limits, deadlines, stop.
 #include "proxy/admin/http_server.hpp"
 
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <optional>
+#include <type_traits>
 #include <unordered_map>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -16,6 +19,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "proxy/log/log.hpp"
 
@@ -86,6 +90,26 @@ HttpRequest from_beast(http::request<http::string_body> req) {
   return r;
 }
 
+// TLS is Beast's ssl_stream over a tcp_stream, so the tcp_stream's deadline bounds the handshake,
+// every read and write, and the shutdown, and closing its socket (stop()) ends them all.
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+template <typename S>
+inline constexpr bool kIsTls = std::is_same_v<S, TlsStream>;
+
+// A closing TLS connection sends close_notify and then waits at most this long (or write_timeout,
+// if shorter) for the peer's close_notify before closing the socket.
+constexpr std::chrono::milliseconds kTlsShutdownLimit{1000};
+
+// Sends close_notify and waits (bounded) for the peer's; then closes. Nothing to do once the socket
+// is closed (a deadline passed, or stop()).
+awaitable<void> tls_shutdown(TlsStream& stream, std::chrono::milliseconds limit) {
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  if (!tcp.socket().is_open()) co_return;
+  tcp.expires_after(limit);
+  co_await stream.async_shutdown(use_tuple);
+  tcp.close();
+}
+
 // After refusing a request whose rest is still arriving: stop sending, read and drop what comes
 // (bounded), so that closing does not reset the connection before the client reads the answer.
 awaitable<void> lingering_close(beast::tcp_stream& stream) {
@@ -99,6 +123,16 @@ awaitable<void> lingering_close(beast::tcp_stream& stream) {
     if (rec) break;
     drained += n;
   }
+  stream.close();
+}
+
+// With TLS the bounded shutdown stands in for it (close_notify, then up to 1 s for the peer's). A
+// client still sending its refused body may then see a reset before it reads the answer.
+awaitable<void> lingering_close(TlsStream& stream) { co_await tls_shutdown(stream, std::chrono::seconds(1)); }
+
+void close_after_answer(beast::tcp_stream& stream) {
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.close();
 }
 
@@ -117,14 +151,16 @@ std::optional<HttpResponse> refusal(const error_code& ec, std::size_t limit) {
   return std::nullopt;
 }
 
-awaitable<void> serve_connection(std::shared_ptr<State> s, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  Registration registration(*s, stream);
+// The request/response loop over a plain or an established TLS stream (registered for stop()).
+template <typename S>
+awaitable<void> serve_requests(std::shared_ptr<State> s, S& stream) {
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
   const HttpServerOptions& o = s->options;
+  const std::chrono::milliseconds shutdown_limit = std::min(o.write_timeout, kTlsShutdownLimit);
 
   if (s->connections.size() > o.max_connections) {
     auto res = to_beast(json_error(503, "too many admin connections"), 11, false);
-    stream.expires_after(o.write_timeout);
+    tcp.expires_after(o.write_timeout);
     co_await http::async_write(stream, res, use_tuple);
     co_await lingering_close(stream);
     co_return;
@@ -135,17 +171,21 @@ awaitable<void> serve_connection(std::shared_ptr<State> s, tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(o.max_request_bytes, UINT32_MAX)));
     parser.body_limit(o.max_request_bytes);
-    stream.expires_after(o.read_timeout);
+    tcp.expires_after(o.read_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (ec) {
       std::optional<HttpResponse> answer = refusal(ec, o.max_request_bytes);
       if (answer && !s->stopped) {
         auto res = to_beast(std::move(*answer), 11, false);
-        stream.expires_after(o.write_timeout);
+        tcp.expires_after(o.write_timeout);
         co_await http::async_write(stream, res, use_tuple);
         co_await lingering_close(stream);
+        co_return;
       }
-      co_return;  // timeout (the stream is closed already), EOF, reset or stop()
+      // Timeout (the stream is closed already), EOF, reset or stop(); a TLS peer that sent
+      // close_notify gets ours.
+      if constexpr (kIsTls<S>) co_await tls_shutdown(stream, shutdown_limit);
+      co_return;
     }
 
     http::request<http::string_body> req = parser.release();
@@ -164,13 +204,35 @@ awaitable<void> serve_connection(std::shared_ptr<State> s, tcp::socket socket) {
 
     const bool again = keep_alive && !s->stopped;
     auto res = to_beast(std::move(answer), version, again);
-    stream.expires_after(o.write_timeout);
+    tcp.expires_after(o.write_timeout);
     auto [wec, written] = co_await http::async_write(stream, res, use_tuple);
     if (wec || !again) break;
   }
-  error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.close();
+  if constexpr (kIsTls<S>) {
+    co_await tls_shutdown(stream, shutdown_limit);
+  } else {
+    close_after_answer(stream);
+  }
+}
+
+awaitable<void> serve_connection(std::shared_ptr<State> s, tcp::socket socket) {
+  if (s->options.tls == nullptr) {
+    beast::tcp_stream stream(std::move(socket));
+    Registration registration(*s, stream);
+    co_await serve_requests(s, stream);
+    co_return;
+  }
+  TlsStream stream(std::move(socket), *s->options.tls);
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  Registration registration(*s, tcp);
+  tcp.expires_after(s->options.read_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  if (ec) {  // a plain-HTTP client, a scanner, a timeout, stop(): the client's problem, not ours
+    log::debug("admin", "TLS handshake failed: ", ec.message());
+    tcp.close();
+    co_return;
+  }
+  co_await serve_requests(s, stream);
 }
 
 void log_exception(std::exception_ptr e) {

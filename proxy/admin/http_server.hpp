@@ -11,6 +11,10 @@
 #include "proxy/admin/routes.hpp"
 #include "proxy/net/asio.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace baton::proxy::admin {
 
 struct HttpServerOptions {
@@ -24,6 +28,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};
   std::size_t max_connections = 64;  // more get 503 and are closed
+  // Non-null: every connection is TLS (the context outlives the server). The handshake must end
+  // within read_timeout; a connection whose handshake fails or times out is just closed.
+  boost::asio::ssl::context* tls = nullptr;
 };
 
 struct HttpServerState;  // defined in http_server.cpp

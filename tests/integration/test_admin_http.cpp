@@ -1,4 +1,4 @@
-// Tests for proxy/admin/http_server on loopback: keep-alive, size limits, read timeouts, stop, and the routes over curl.
+// Tests for proxy/admin/http_server on loopback: keep-alive, size limits, read timeouts, stop, TLS, and the routes over curl.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -10,11 +10,17 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include "proxy/admin/http_server.hpp"
@@ -77,28 +83,10 @@ class Served {
   std::thread thread_;
 };
 
-// A blocking loopback client with deadlines.
-class Client {
+// Reads whole HTTP responses from a byte source with deadlines; the clients below supply the bytes.
+class ResponseReader {
  public:
-  explicit Client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Client() { ::close(fd_); }
-  bool connected() const { return connected_; }
-
-  void send(const std::string& data) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-      const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) throw std::runtime_error("send failed: " + std::string(strerror(errno)));
-      off += static_cast<std::size_t>(n);
-    }
-  }
+  virtual ~ResponseReader() = default;
 
   // One whole response (headers and a Content-Length body); throws on timeout or EOF.
   std::string response(std::chrono::milliseconds timeout = 5000ms) {
@@ -127,17 +115,55 @@ class Client {
     }
   }
 
- private:
+  // What arrived and was not returned as a response.
+  const std::string& unread() const { return in_; }
+
+ protected:
   struct Eof {};
+  // Appends at least one byte to in_; throws Eof at the end of the stream, std::runtime_error on
+  // timeout or another error.
+  virtual void fill(Clock::time_point deadline) = 0;
+  static std::chrono::milliseconds left(Clock::time_point deadline) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  }
+  std::string in_;
+
+ private:
   static std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
   }
-  void fill(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) throw std::runtime_error("timed out; have: " + in_);
+};
+
+// A blocking loopback client with deadlines.
+class Client : public ResponseReader {
+ public:
+  explicit Client(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Client() override { ::close(fd_); }
+  bool connected() const { return connected_; }
+
+  void send(const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) throw std::runtime_error("send failed: " + std::string(strerror(errno)));
+      off += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  void fill(Clock::time_point deadline) override {
+    const auto ms = left(deadline).count();
+    if (ms <= 0) throw std::runtime_error("timed out; have: " + in_);
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) throw std::runtime_error("timed out; have: " + in_);
+    if (::poll(&p, 1, static_cast<int>(ms)) <= 0) throw std::runtime_error("timed out; have: " + in_);
     char buf[8192];
     const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n == 0 || (n < 0 && errno == ECONNRESET)) throw Eof{};
@@ -147,7 +173,111 @@ class Client {
 
   int fd_ = -1;
   bool connected_ = false;
-  std::string in_;
+};
+
+namespace ssl = asio::ssl;
+
+// The test CA and a localhost certificate (tests/fixtures/make_certs.sh), made once per run.
+const std::string& cert_dir() {
+  struct Dir {
+    Dir() : path(baton::test::make_temp_dir("baton-admin-certs-")) {
+      const auto r = baton::test::run("bash " + baton::test::shell_quote(baton::test::source_dir() +
+                                                                        "/tests/fixtures/make_certs.sh") +
+                                          " " + baton::test::shell_quote(path),
+                                      60s);
+      if (r.exit_code != 0) throw std::runtime_error("make_certs.sh failed:\n" + r.output);
+    }
+    ~Dir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+    std::string path;
+  };
+  static const Dir dir;
+  return dir.path;
+}
+
+// A server context with the test certificate, as the control plane would make it.
+std::unique_ptr<ssl::context> server_tls() {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ctx->use_certificate_chain_file(cert_dir() + "/server.crt");
+  ctx->use_private_key_file(cert_dir() + "/server.key", ssl::context::pem);
+  return ctx;
+}
+
+// A TLS loopback client that verifies the server as "localhost" against the test CA. Asio SSL on
+// its own io_context; every step runs for a bounded time, after which the socket is closed.
+class TlsClient : public ResponseReader {
+ public:
+  explicit TlsClient(int port) : ctx_(ssl::context::tls_client), stream_(io_, ctx_) {
+    ctx_.load_verify_file(cert_dir() + "/ca.crt");
+    ctx_.set_verify_mode(ssl::verify_peer);
+    stream_.set_verify_callback(ssl::host_name_verification("localhost"));
+    error_code ec;
+    stream_.next_layer().connect(tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<std::uint16_t>(port)),
+                                 ec);
+    connected_ = !ec;
+  }
+  bool connected() const { return connected_; }
+
+  // The TLS handshake: "" or what went wrong.
+  std::string handshake() {
+    error_code result = asio::error::timed_out;
+    stream_.async_handshake(ssl::stream_base::client, [&](error_code ec) { result = ec; });
+    drive(5000ms);
+    return result ? result.message() : "";
+  }
+
+  void send(const std::string& data) {
+    error_code result = asio::error::timed_out;
+    asio::async_write(stream_, asio::buffer(data), [&](error_code ec, std::size_t) { result = ec; });
+    drive(5000ms);
+    if (result) throw std::runtime_error("TLS send failed: " + result.message());
+  }
+
+  // True when the last read ended with the server's close_notify (not a bare TCP close).
+  bool got_close_notify() const { return last_error_ == asio::error::eof; }
+
+ private:
+  // Runs the pending operation until it completes; when `timeout` passes first, closes the socket
+  // and lets the operation complete with an error.
+  bool drive(std::chrono::milliseconds timeout) {
+    io_.restart();
+    io_.run_for(timeout);
+    if (io_.stopped()) return true;
+    error_code ignored;
+    stream_.next_layer().close(ignored);
+    io_.restart();
+    io_.run();
+    return false;
+  }
+
+  void fill(Clock::time_point deadline) override {
+    const auto ms = left(deadline);
+    if (ms.count() <= 0) throw std::runtime_error("timed out; have: " + in_);
+    char buf[8192];
+    std::size_t got = 0;
+    last_error_ = asio::error::timed_out;
+    stream_.async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+      last_error_ = ec;
+      got = n;
+    });
+    if (!drive(ms)) throw std::runtime_error("timed out; have: " + in_);
+    in_.append(buf, got);
+    if (last_error_ == asio::error::eof || last_error_ == ssl::error::stream_truncated ||
+        last_error_ == asio::error::connection_reset) {
+      throw Eof{};
+    }
+    if (last_error_) throw std::runtime_error("TLS read failed: " + last_error_.message());
+  }
+
+  asio::io_context io_;
+  ssl::context ctx_;
+  ssl::stream<tcp::socket> stream_;
+  bool connected_ = false;
+  error_code last_error_;
 };
 
 std::string body_of(const std::string& response) { return response.substr(response.find("\r\n\r\n") + 4); }
@@ -339,4 +469,124 @@ TEST_CASE("admin server with the route table, driven by curl", "[admin-http]") {
   const auto page = baton::test::run("curl -sS --max-time 5 -i " + base + "/", 10s);
   CHECK(page.output.find("Content-Type: text/html; charset=utf-8") != std::string::npos);
   CHECK(page.output.find("<title>baton status</title>") != std::string::npos);
+}
+
+TEST_CASE("admin server over TLS: curl and a TLS client get the answers, keep-alive included", "[admin-http]") {
+  std::atomic<int> calls{0};
+  const auto tls = server_tls();
+  HttpServerOptions o;
+  o.tls = tls.get();
+  Served s(o, echo_handler(calls));
+  const std::string port = std::to_string(s.port());
+
+  // curl verifies the chain against the test CA and the name "localhost".
+  const auto r = baton::test::run("curl -sS --max-time 5 --cacert " + baton::test::shell_quote(cert_dir() + "/ca.crt") +
+                                      " --resolve localhost:" + port + ":127.0.0.1 -w ' %{http_code} %{ssl_verify_result}'" +
+                                      " -H 'Authorization: Bearer t' -d 'over tls' https://localhost:" + port + "/secure",
+                                  15s);
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "POST /secure auth=Bearer t body=over tls 200 0");
+  // Plain HTTP to the TLS port is no HTTP exchange for curl.
+  const auto plain = baton::test::run("curl -sS --max-time 5 http://127.0.0.1:" + port + "/plain", 15s);
+  CHECK(plain.exit_code != 0);
+
+  TlsClient c(s.port());
+  REQUIRE(c.connected());
+  REQUIRE(c.handshake() == "");
+  c.send("GET /one HTTP/1.1\r\nHost: t\r\n\r\n");
+  const std::string r1 = c.response();
+  CHECK(r1.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(has_header(r1, "X-Test: yes"));
+  CHECK(body_of(r1) == "GET /one auth= body=");
+  c.send("GET /p1 HTTP/1.1\r\nHost: t\r\n\r\nGET /p2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  CHECK(body_of(c.response()) == "GET /p1 auth= body=");
+  const std::string last = c.response();
+  CHECK(body_of(last) == "GET /p2 auth= body=");
+  CHECK(has_header(last, "Connection: close"));
+  CHECK(c.closed_within(3000ms));
+  CHECK(c.got_close_notify());  // the server shut TLS down, not just the socket
+  CHECK(calls.load() == 4);
+}
+
+TEST_CASE("admin server over TLS: plain HTTP or a stalled handshake is closed; the next TLS client is served",
+          "[admin-http]") {
+  std::atomic<int> calls{0};
+  const auto tls = server_tls();
+  HttpServerOptions o;
+  o.tls = tls.get();
+  o.read_timeout = 300ms;
+  Served s(o, echo_handler(calls));
+  {
+    Client plain(s.port());
+    REQUIRE(plain.connected());
+    plain.send("GET /plain HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK(plain.closed_within(3000ms));
+    CHECK(plain.unread().find("HTTP/") == std::string::npos);  // no HTTP answer in clear text
+  }
+  {
+    Client silent(s.port());  // connects and never starts the handshake
+    const auto start = Clock::now();
+    CHECK(silent.closed_within(3000ms));
+    CHECK(Clock::now() - start >= 250ms);
+  }
+  CHECK(calls.load() == 0);
+  TlsClient c(s.port());
+  REQUIRE(c.handshake() == "");
+  c.send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(body_of(c.response()) == "GET /after auth= body=");
+  CHECK(calls.load() == 1);
+}
+
+TEST_CASE("admin server over TLS: limits hold (413, 503 past max_connections)", "[admin-http]") {
+  std::atomic<int> calls{0};
+  const auto tls = server_tls();
+  HttpServerOptions o;
+  o.tls = tls.get();
+  o.max_connections = 1;
+  Served s(o, echo_handler(calls));
+  SECTION("a body past the limit gets 413, then the connection is closed") {
+    TlsClient a(s.port());
+    REQUIRE(a.handshake() == "");
+    a.send("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 65537\r\n\r\n");
+    const std::string big = a.response();
+    CHECK(big.starts_with("HTTP/1.1 413 "));
+    CHECK(body_of(big) == "{\"error\":\"request body larger than 65536 bytes\"}\n");
+    CHECK(a.closed_within(3000ms));
+    CHECK(calls.load() == 0);
+  }
+  SECTION("a connection past max_connections gets 503 over TLS") {
+    TlsClient b(s.port());
+    REQUIRE(b.handshake() == "");
+    b.send("GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK(b.response().starts_with("HTTP/1.1 200 "));
+    TlsClient third(s.port());
+    REQUIRE(third.handshake() == "");
+    CHECK(third.response().starts_with("HTTP/1.1 503 "));
+    CHECK(third.closed_within(3000ms));
+    CHECK(calls.load() == 1);
+  }
+}
+
+TEST_CASE("admin server over TLS: stop closes open TLS connections and the listener", "[admin-http]") {
+  std::atomic<int> calls{0};
+  const auto tls = server_tls();
+  HttpServerOptions o;
+  o.tls = tls.get();
+  Served s(o, echo_handler(calls));
+  TlsClient c(s.port());
+  REQUIRE(c.handshake() == "");
+  c.send("GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(c.response().starts_with("HTTP/1.1 200 "));
+  Client handshaking(s.port());  // connected, handshake not begun
+  REQUIRE(handshaking.connected());
+  std::this_thread::sleep_for(50ms);
+  const auto start = Clock::now();
+  s.stop();
+  CHECK(c.closed_within(2000ms));
+  CHECK(handshaking.closed_within(2000ms));
+  CHECK(Clock::now() - start < 1500ms);
+  std::this_thread::sleep_for(50ms);
+  Client late(s.port());
+  CHECK_FALSE(late.connected());
 }
