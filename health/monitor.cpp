@@ -238,6 +238,7 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void note_probe(const ProbeResult& r, const std::string& error) {
+    if (callbacks.on_probe && !stopped) callbacks.on_probe(r);
     std::optional<ProbeStatus>& last = last_status[r.node];
     const bool was_ok = last && *last == ProbeStatus::kOk;
     if (r.status != ProbeStatus::kOk && (was_ok || !last || *last != r.status)) {

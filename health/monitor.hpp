@@ -65,6 +65,9 @@ struct MonitorCallbacks {
   std::function<awaitable<void>()> pause_writes;        // completes when in-flight writes are done
   std::function<void()> resume_writes;
   std::function<void(const MonitorEvent&)> on_event;
+  // Every probe's result as it arrives (optional): WAL positions move with every probe, while the
+  // topology is published only when something else changes.
+  std::function<void(const ProbeResult&)> on_probe;
 };
 
 class ClusterMonitor {

@@ -73,6 +73,13 @@ void App::set_writes_paused(std::size_t cluster, bool paused) {
   }
 }
 
+void App::publish_position(std::size_t cluster, std::size_t node, std::uint64_t lsn) {
+  for (auto& w : workers_) {
+    Worker* target = w.get();
+    target->post([target, cluster, node, lsn] { target->set_position(cluster, node, lsn); });
+  }
+}
+
 bool App::writes_paused(std::size_t cluster) const {
   std::lock_guard lock(topology_mutex_);
   return cluster < paused_.size() && paused_[cluster];

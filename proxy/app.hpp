@@ -43,6 +43,9 @@ class App {
   void publish_topology(std::size_t cluster, health::TopologyPtr topology);
   // Control thread: hold (or let go) new transactions that need cluster's primary, on every worker.
   void set_writes_paused(std::size_t cluster, bool paused);
+  // Control thread: a node's WAL position from a probe (replayed on a standby, current on the
+  // primary), for read-your-writes routing on every worker.
+  void publish_position(std::size_t cluster, std::size_t node, std::uint64_t lsn);
   bool writes_paused(std::size_t cluster) const;
   // Why cluster's nodes cannot be used, as the monitor last saw it ("" when nothing is wrong); for
   // the error a client gets when no primary can be had.

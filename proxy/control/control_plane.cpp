@@ -29,20 +29,28 @@ std::string ControlPlane::start() {
   arm_signals();
 
   const Config& cfg = app_.config();
-  if (cfg.admin.tls_mode != AdminTlsMode::kDisable) {
-    log::warn("admin", "admin.tls: TLS on the admin API is not implemented yet; serving plain HTTP on ",
-              cfg.admin.host, ":", std::to_string(cfg.admin.port));
-  }
   admin::HttpServerOptions options;
   options.host = cfg.admin.host;
   options.port = cfg.admin.port;
+  if (cfg.admin.tls_mode == AdminTlsMode::kRequire) {
+    namespace ssl = asio::ssl;
+    admin_tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
+    admin_tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                            ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    error_code ec;
+    admin_tls_->use_certificate_chain_file(cfg.admin.tls.cert_file, ec);
+    if (!ec) admin_tls_->use_private_key_file(cfg.admin.tls.key_file, ssl::context::pem, ec);
+    if (ec) return "admin.tls: " + ec.message();  // configured and broken: refuse to start, say why
+    options.tls = admin_tls_.get();
+  }
   http_ = std::make_unique<admin::HttpServer>(io_, options, [this](admin::HttpRequest r) { return handle(std::move(r)); });
   if (std::string err = http_->start(); !err.empty()) {
     // Client traffic does not depend on the admin API: serve it anyway, and say so loudly.
     log::error("admin", "admin API not served: ", err);
     http_.reset();
   } else {
-    log::info("admin", "admin API on http://", cfg.admin.host, ":", std::to_string(http_->port()));
+    const char* scheme = options.tls ? "https://" : "http://";
+    log::info("admin", "admin API on ", scheme, cfg.admin.host, ":", std::to_string(http_->port()));
   }
   return start_monitors();
 }
@@ -384,6 +392,10 @@ std::string ControlPlane::start_monitors() {
       if (!idle) event(app_.config().clusters[i].name, "writes paused: some transactions still run after the bound");
     };
     callbacks.resume_writes = [this, i] { app_.set_writes_paused(i, false); };
+    callbacks.on_probe = [this, i](const health::ProbeResult& r) {
+      if (r.status != health::ProbeStatus::kOk) return;
+      app_.publish_position(i, r.node, r.in_recovery ? r.replay_lsn : r.current_lsn);
+    };
     callbacks.on_event = [this, i](const health::MonitorEvent& e) {
       note_probe(i, e);
       if (e.kind == "probe_ok") return;

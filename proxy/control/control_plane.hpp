@@ -14,6 +14,7 @@
 #include "proxy/admin/routes.hpp"
 #include "proxy/admin/view.hpp"
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "proxy/net/asio.hpp"
 
@@ -67,6 +68,7 @@ class ControlPlane {
   App& app_;
   asio::io_context& io_;
   std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::ssl::context> admin_tls_;  // before http_: the server goes first
   std::unique_ptr<admin::HttpServer> http_;
   std::vector<std::unique_ptr<health::ClusterMonitor>> monitors_;  // one per cluster, config order
   std::deque<admin::EventView> events_;

@@ -365,6 +365,13 @@ void Worker::on_attach(std::size_t cluster, std::size_t node) {
   ++o[node];
 }
 
+void Worker::set_position(std::size_t cluster, std::size_t node, health::Lsn lsn) {
+  if (cluster >= clusters_.size()) return;
+  auto& p = clusters_[cluster].positions;
+  if (p.size() <= node) p.resize(node + 1, 0);
+  p[node] = lsn;
+}
+
 void Worker::on_detach(std::size_t cluster, std::size_t node) {
   auto& o = clusters_[cluster].outstanding;
   if (node < o.size() && o[node] > 0) --o[node];

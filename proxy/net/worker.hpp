@@ -88,6 +88,9 @@ class Worker {
   // Requests in flight per node of a cluster (this worker's view, for the balancer).
   std::span<const std::uint32_t> outstanding(std::size_t cluster) const { return clusters_[cluster].outstanding; }
   void on_attach(std::size_t cluster, std::size_t node);
+  // WAL positions by node as the probes last saw them (0 = unknown), for read-your-writes.
+  void set_position(std::size_t cluster, std::size_t node, health::Lsn lsn);
+  std::span<const health::Lsn> positions(std::size_t cluster) const { return clusters_[cluster].positions; }
   void on_detach(std::size_t cluster, std::size_t node);
   bool writes_paused(std::size_t cluster) const { return clusters_[cluster].paused; }
   // On this worker's thread (the control plane posts them). A new topology also breaks server
@@ -114,6 +117,7 @@ class Worker {
     health::TopologyPtr topology;
     bool paused = false;
     std::vector<std::uint32_t> outstanding;                      // per node
+    std::vector<health::Lsn> positions;                          // per node, from probes
     std::vector<std::chrono::steady_clock::time_point> excluded;  // per node: out of rotation until
     std::shared_ptr<health::Topology> routing;                   // topology with excluded standbys down
     std::unique_ptr<routing::Balancer> balancer;

@@ -12,6 +12,7 @@
 #include "proxy/net/worker.hpp"
 #include "proxy/pg/io.hpp"
 #include "proxy/pg/session.hpp"
+#include "health/pg_text.hpp"
 #include "routing/classifier.hpp"
 #include "routing/deallocate.hpp"
 #include "routing/replica_policy.hpp"
@@ -206,6 +207,12 @@ awaitable<Session::End> Session::attach_and_relay() {
     co_return End::kContinue;
   }
   if (client_gone_) co_return End::kClose;
+  if (listener_.read_your_writes && routed_write_ && server_) {
+    // A transaction ran on the primary: reads wait for standbys that have replayed its position.
+    std::string lsn;
+    ServerError e = co_await run_internal_query(*server_, "SELECT pg_current_wal_insert_lsn()", &lsn);
+    if (auto parsed = health::parse_lsn(lsn); e.empty() && parsed) ryw_lsn_ = std::max(ryw_lsn_, *parsed);
+  }
   if (mode_ == PoolMode::kSession || pin_ != routing::PinReason::kNone) {
     co_await detach_server();  // only a drain ends a session-mode relay between transactions
   } else {
@@ -904,12 +911,27 @@ awaitable<ServerError> Session::acquire_server() {
       routing::PickOptions options;
       options.lag = routing::LagLimits{cluster_->max_replica_lag, cluster_->max_replica_lag_time};
       options.outstanding = worker_.outstanding(cluster_index_);
-      routing::Route r = routing::route(policy, access, worker_.balancer(cluster_index_),
-                                        worker_.routing_topology(cluster_index_), options);
+      const health::Topology& rt = worker_.routing_topology(cluster_index_);
+      if (listener_.read_your_writes && ryw_lsn_ != 0) {
+        const std::span<const health::Lsn> positions = worker_.positions(cluster_index_);
+        bool all_caught_up = true;
+        for (std::size_t n = 0; n < rt.nodes.size(); ++n) {
+          const health::Lsn at = n < positions.size() ? positions[n] : 0;
+          if (rt.nodes[n].role == health::NodeRole::kStandby && at < ryw_lsn_) all_caught_up = false;
+        }
+        if (all_caught_up) {
+          ryw_lsn_ = 0;  // every standby has replayed it: no constraint any more
+        } else {
+          options.min_replay_lsn = ryw_lsn_;
+          options.replay_lsn = positions;
+        }
+      }
+      routing::Route r = routing::route(policy, access, worker_.balancer(cluster_index_), rt, options);
       note_route(r, attempt == 0);
       if (r.kind == routing::Route::Kind::kStandby) {
         ServerError e = co_await acquire_node(r.node, pause_deadline);
         if (e.empty()) {
+          routed_write_ = false;
           worker_.metrics().on_routed(server_->target->metrics_node, metrics::RoutedKind::kRead);
           worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
           set_client_state(metrics::ClientState::kActive);
@@ -933,6 +955,7 @@ awaitable<ServerError> Session::acquire_server() {
     if (!paused && topology.has_writable_primary()) {
       ServerError e = co_await acquire_node(*topology.primary, pause_deadline);
       if (e.empty()) {
+        routed_write_ = access == routing::Access::kReadWrite;
         worker_.metrics().on_routed(server_->target->metrics_node, access == routing::Access::kReadOnly
                                                                        ? metrics::RoutedKind::kRead
                                                                        : metrics::RoutedKind::kWrite);

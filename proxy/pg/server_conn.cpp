@@ -204,7 +204,7 @@ awaitable<ServerPool::Opened> connect_server(asio::any_io_executor executor, con
   co_return ServerPool::Opened{std::move(conn), {}};
 }
 
-awaitable<ServerError> run_internal_query(ServerConn& conn, std::string_view sql) {
+awaitable<ServerError> run_internal_query(ServerConn& conn, std::string_view sql, std::string* first_value) {
   std::vector<std::uint8_t> out;
   protocol::Writer w(out);
   fe::encode_query(w, sql);
@@ -224,6 +224,15 @@ awaitable<ServerError> run_internal_query(ServerConn& conn, std::string_view sql
       auto r = be::decode_parameter_status(fr.frame.body);
       if (auto* ok = std::get_if<protocol::Decoded<be::ParameterStatus>>(&r)) {
         conn.state.reported.set(ok->value.name, ok->value.value);
+      }
+    } else if (fr.frame.type == be::kDataRow && first_value != nullptr && first_value->empty()) {
+      // DataRow: Int16 column count, then per column Int32 length (-1 = NULL) and the bytes.
+      protocol::Reader r(fr.frame.body);
+      const std::uint16_t columns = r.u16();
+      const std::uint32_t length = r.u32();
+      if (!r.failed() && columns > 0 && length != 0xffffffffu) {
+        protocol::Bytes value = r.bytes(length);
+        if (!r.failed()) first_value->assign(reinterpret_cast<const char*>(value.data()), value.size());
       }
     } else if (fr.frame.type == be::kErrorResponse) {
       failure = server_error(fr.frame.body, "internal query failed");

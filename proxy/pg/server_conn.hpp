@@ -65,7 +65,8 @@ awaitable<ServerPool::Opened> connect_server(asio::any_io_executor executor, con
 
 // Runs a simple query whose results nobody wants (server reset, parameter sync); reads to
 // ReadyForQuery. ParameterStatus messages update conn.state.reported. Fails on any ErrorResponse.
-awaitable<ServerError> run_internal_query(ServerConn& conn, std::string_view sql);
+// When `first_value` is given, it receives the first column of the first row (text), if any.
+awaitable<ServerError> run_internal_query(ServerConn& conn, std::string_view sql, std::string* first_value = nullptr);
 
 // Sends a CancelRequest for `key` to host:port on a new connection.
 awaitable<void> send_cancel(asio::any_io_executor executor, std::string host, std::uint16_t port,

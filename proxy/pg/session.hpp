@@ -166,6 +166,10 @@ class Session {
   bool skip_to_sync_ = false;           // after a lost server mid-batch: drop client messages up to Sync
   bool rfq_after_skip_ = false;         // ...then answer that Sync with ReadyForQuery
   std::string server_lost_reason_;      // why baton broke the server connection (a failover), for the client
+  // Read-your-writes: how the current transaction was routed, and the primary's WAL position after
+  // this session's last write transaction (reads need a standby that has replayed it).
+  bool routed_write_ = false;
+  health::Lsn ryw_lsn_ = 0;
   bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
   std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT
   std::shared_ptr<const std::vector<routing::SessionSet>> unnamed_sets_;  // of the last unnamed Parse

@@ -293,3 +293,26 @@ TEST_CASE("SIGTERM under load: readiness drops, no transaction fails mid-flight,
   CHECK(both == std::to_string(committed.size()) + "|" + std::to_string(committed.size()));
   CHECK_THAT(baton.log(), Catch::Contains("every client has left"));
 }
+
+TEST_CASE("admin API over TLS (admin.tls require): curl verifies the certificate and gets answers", "[admin-api]") {
+  PgCluster& c = PgCluster::shared();
+  Ports p;
+  std::string cfg = config_text(c, p, 2);
+  const std::string certs = c.cert_dir();
+  const std::string tls_line = "tls = { mode = \"require\", cert_file = \"" + certs + "/server.crt\", key_file = \"" +
+                               certs + "/server.key\" }\n";
+  cfg.replace(cfg.find("token = "), 0, tls_line);
+  BatonProcess baton(cfg, {p.pg, p.admin});
+  const std::string base = "curl -sS --max-time 10 --cacert " + shell_quote(certs + "/ca.crt") + " --resolve localhost:" +
+                           std::to_string(p.admin) + ":127.0.0.1 https://localhost:" + std::to_string(p.admin);
+  RunResult health = run(base + "/healthz", 30s);
+  INFO(health.output);
+  CHECK(health.exit_code == 0);
+  CHECK(health.output == "{\"status\":\"ok\"}\n");
+  RunResult post = run(base + "/api/v1/reload -X POST -H 'Authorization: Bearer " + std::string(kToken) + "'", 30s);
+  CHECK_THAT(post.output, Catch::Contains("\"command\":\"reload\""));
+  // Plain HTTP to the TLS port gets no answer.
+  HttpResult plain = http_request(p.admin, "GET", "/healthz", "", "", 3000ms);
+  CHECK(plain.status == -1);
+  CHECK_THAT(baton.log(), Catch::Contains("admin API on https://"));
+}
