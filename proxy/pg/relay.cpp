@@ -233,6 +233,15 @@ awaitable<void> Session::client_pump() {
   for (;;) {
     // Once the server pump gave the connection back, bytes read stay buffered for the next transaction.
     if (releasing_) co_return;
+    if (on_standby_ && tx_ == be::TxStatus::kIdle && !unsynced_ && !client_in_.empty() && !request_is_read()) {
+      // A pipelined request that must not run on this standby: give the standby back once its
+      // answers are in, and let serve() route this request anew (to the primary).
+      if (may_release()) {
+        releasing_ = true;
+        server_read_cancel_.emit(asio::cancellation_type::terminal);
+      }
+      co_return;
+    }
     std::size_t need = 1;
     if (!process_client_frames()) {
       fatal_client_error_ = true;
@@ -932,6 +941,7 @@ awaitable<ServerError> Session::acquire_server() {
         ServerError e = co_await acquire_node(r.node, pause_deadline);
         if (e.empty()) {
           routed_write_ = false;
+          on_standby_ = true;
           worker_.metrics().on_routed(server_->target->metrics_node, metrics::RoutedKind::kRead);
           worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
           set_client_state(metrics::ClientState::kActive);
@@ -956,6 +966,7 @@ awaitable<ServerError> Session::acquire_server() {
       ServerError e = co_await acquire_node(*topology.primary, pause_deadline);
       if (e.empty()) {
         routed_write_ = access == routing::Access::kReadWrite;
+        on_standby_ = false;
         worker_.metrics().on_routed(server_->target->metrics_node, access == routing::Access::kReadOnly
                                                                        ? metrics::RoutedKind::kRead
                                                                        : metrics::RoutedKind::kWrite);

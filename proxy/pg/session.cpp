@@ -351,8 +351,9 @@ void Session::on_topology(std::size_t cluster, const health::Topology& topology)
   if (node >= topology.nodes.size()) return;
   const health::NodeState& n = topology.nodes[node];
   const bool gone = n.health == health::NodeHealth::kDown || n.health == health::NodeHealth::kFenced;
-  // Sessions go to the primary; one that is no longer primary (switchover, or fenced) loses them.
-  const bool demoted = topology.primary != node && n.role != health::NodeRole::kUnknown;
+  // A write transaction runs on the primary: if that node is no longer the primary (a switchover,
+  // or fenced), it must not go on there. Reads on a standby go on while the standby is up.
+  const bool demoted = routed_write_ && topology.primary != node && n.role != health::NodeRole::kUnknown;
   if (!gone && !demoted) return;
   server_lost_reason_ = "node \"" + n.name + "\" is " + std::string(gone ? health::to_string(n.health) : "no longer the primary");
   if (topology.primary && *topology.primary != node && *topology.primary < topology.nodes.size()) {

@@ -169,6 +169,7 @@ class Session {
   // Read-your-writes: how the current transaction was routed, and the primary's WAL position after
   // this session's last write transaction (reads need a standby that has replayed it).
   bool routed_write_ = false;
+  bool on_standby_ = false;  // attached to a standby for a read
   health::Lsn ryw_lsn_ = 0;
   bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
   std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT

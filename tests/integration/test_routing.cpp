@@ -105,6 +105,18 @@ TEST_CASE("split listener: reads spread over both standbys, writes and unsafe re
   CHECK(ro[p1] + ro[p2] == 10);  // whole read-only transactions on one standby each
   // On the servers: the primary holds all 30 rows written through baton.
   CHECK(c.query(0, "SELECT count(*) FROM route_rows") == "30");
+
+  // Pipelined: a read then a write, each its own request, sent before any answer came back. The
+  // read may take a standby; the write waits for it to be given back and goes to the primary.
+  RunResult pipe = run("/usr/bin/python3 -B " +
+                           shell_quote(baton::test::source_dir() + "/tests/integration/clients/pipeline_route.py") +
+                           " " + std::to_string(port) + " 20",
+                       60s);
+  INFO(pipe.output);
+  REQUIRE(pipe.exit_code == 0);
+  CHECK_THAT(pipe.output, Catch::Contains("write_ports=" + p0 + "\n"));
+  CHECK_THAT(pipe.output, !Catch::Contains("read_ports=" + p0 + "\n"));
+  CHECK(c.query(0, "SELECT count(*) FROM route_rows WHERE port = " + p0) == "40");  // 20 + 20 writes; the CTE rows have port 0
 }
 
 TEST_CASE("pgbench -S through a split listener: the standbys' own counters take the reads", "[routing]") {
