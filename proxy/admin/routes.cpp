@@ -199,7 +199,12 @@ std::variant<const ClusterView*, HttpResponse> cluster_filter(const Target& t, c
 HttpResponse get(Endpoint e, const Target& t, const AdminView& view) {
   switch (e) {
     case Endpoint::kStatusPage: return {200, "text/html; charset=utf-8", std::string(kStatusPageHtml), {}};
-    case Endpoint::kHealthz: return json_response(200, json::object{{"status", "ok"}});
+    case Endpoint::kHealthz: {
+      if (view.stalled_workers.empty()) return json_response(200, json::object{{"status", "ok"}});
+      json::array stalled;
+      for (int w : view.stalled_workers) stalled.push_back(w);
+      return json_response(503, json::object{{"status", "stalled"}, {"stalled_workers", std::move(stalled)}});
+    }
     case Endpoint::kReadyz: return readyz(view);
     case Endpoint::kMetrics: return metrics(view);
     case Endpoint::kCluster: {

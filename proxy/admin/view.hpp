@@ -77,6 +77,8 @@ struct AdminView {
   std::string version;
   std::chrono::seconds uptime{0};
   bool shutting_down = false;  // SIGTERM received: /readyz answers 503 so traffic moves away
+  // Worker event loops that did not answer the control plane within its bound (/healthz: 503).
+  std::vector<int> stalled_workers;
   std::vector<ClusterView> clusters;
   std::vector<ListenerView> listeners;
   std::vector<PoolView> pools;

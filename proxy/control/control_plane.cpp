@@ -126,7 +126,8 @@ awaitable<void> ControlPlane::shutdown(std::chrono::milliseconds grace) {
 
 awaitable<void> ControlPlane::on_workers(const std::function<void(Worker&)>& fn) {
   struct Gather {
-    explicit Gather(asio::io_context& io) : timer(io, SteadyClock::now() + std::chrono::seconds(5)) {}
+    // A worker that does not run a posted function within 2 s counts as stalled (/healthz).
+    explicit Gather(asio::io_context& io) : timer(io, SteadyClock::now() + std::chrono::seconds(2)) {}
     asio::steady_timer timer;
     std::atomic<int> left{0};
   };
@@ -194,18 +195,25 @@ awaitable<admin::AdminView> ControlPlane::view() {
     std::mutex mutex;
     std::vector<admin::PoolView> pools;
     std::vector<admin::ListenerView> listeners;
+    std::vector<bool> answered;  // per worker
   };
   auto collected = std::make_shared<Collected>();
   collected->listeners = v.listeners;
+  collected->answered.assign(static_cast<std::size_t>(app_.worker_count()), false);
   std::function<void(Worker&)> gather = [collected](Worker& w) {
     std::lock_guard lock(collected->mutex);
     w.add_to_view(collected->pools, collected->listeners);
+    collected->answered[static_cast<std::size_t>(w.index())] = true;
   };
   co_await on_workers(gather);
   {
     std::lock_guard lock(collected->mutex);
     v.pools = std::move(collected->pools);
     v.listeners = std::move(collected->listeners);
+    // /healthz: every worker's event loop must have answered within on_workers' bound.
+    for (std::size_t i = 0; i < collected->answered.size(); ++i) {
+      if (!collected->answered[i]) v.stalled_workers.push_back(static_cast<int>(i));
+    }
   }
   v.events.assign(events_.begin(), events_.end());
   App* app = &app_;

@@ -316,3 +316,41 @@ TEST_CASE("admin API over TLS (admin.tls require): curl verifies the certificate
   CHECK(plain.status == -1);
   CHECK_THAT(baton.log(), Catch::Contains("admin API on https://"));
 }
+
+TEST_CASE("SIGTERM under pgbench tpcb-like load: clients leave only between transactions", "[admin-api]") {
+  PgCluster& c = PgCluster::shared();
+  REQUIRE(run(std::string(kPgbench) + " -i -s 1 -q 'host=" + c.socket_dir() + " port=" + std::to_string(c.port(0)) +
+                  " user=app dbname=app' 2>&1",
+              120s)
+              .exit_code == 0);
+  Ports p;
+  BatonProcess baton(config_text(c, p, 4, "shutdown_timeout = \"20s\"\n"), {p.pg, p.admin});
+  REQUIRE(wait_ready(p.admin));
+  auto bench = std::async(std::launch::async, [&] {
+    return run("PGPASSWORD=app-secret " + std::string(kPgbench) + " -n -c 8 -j 2 -T 30 'host=127.0.0.1 port=" +
+                   std::to_string(p.pg) + " user=app dbname=app sslmode=disable' 2>&1",
+               90s);
+  });
+  std::this_thread::sleep_for(3000ms);
+  REQUIRE(::kill(baton.pid(), SIGTERM) == 0);
+  CHECK(baton.stop(SIGTERM, 30s) == 0);
+  RunResult r = bench.get();
+  INFO(r.output);
+  CHECK_THAT(r.output, Catch::Contains("number of failed transactions: 0"));
+  // pgbench ends a client whose connection closes; each did so at command 4 of the built-in
+  // tpcb-like script, its BEGIN (commands 0-3 are the \set lines): between transactions.
+  std::size_t aborted = 0;
+  for (std::size_t at = r.output.find("aborted in command"); at != std::string::npos;
+       at = r.output.find("aborted in command", at + 1)) {
+    ++aborted;
+    CHECK(r.output.compare(at, 21, "aborted in command 4 ") == 0);
+  }
+  CHECK(aborted == 8);
+  // Every transaction pgbench counted as processed is in pgbench_history, each exactly once.
+  const std::string processed_key = "number of transactions actually processed: ";
+  const std::size_t at = r.output.find(processed_key);
+  REQUIRE(at != std::string::npos);
+  const long processed = std::stol(r.output.substr(at + processed_key.size()));
+  CHECK(processed > 0);
+  CHECK(std::stol(c.query(0, "SELECT count(*) FROM pgbench_history")) == processed);
+}

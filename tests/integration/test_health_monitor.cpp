@@ -190,10 +190,12 @@ class PathRelay {
     if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 64) != 0) {
       throw std::runtime_error("relay: cannot listen");
     }
-    threads_.emplace_back([this] { accept_loop(); });
+    accept_thread_ = std::thread([this] { accept_loop(); });
   }
   ~PathRelay() {
     stop_ = true;
+    // The accept thread adds pump threads: join it first, then the pumps (no more are added).
+    accept_thread_.join();
     for (auto& t : threads_) t.join();
     ::close(listen_fd_);
   }
@@ -269,7 +271,8 @@ class PathRelay {
   int port_ = 0;
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
+  std::thread accept_thread_;
+  std::vector<std::thread> threads_;  // pumps; only the accept thread adds to it
 };
 
 std::string temp_state_path() { return baton::test::make_temp_dir("baton-state-") + "/failover.state"; }

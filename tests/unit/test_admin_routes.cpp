@@ -86,6 +86,15 @@ TEST_CASE("GET /healthz answers ok", "[admin]") {
   CHECK(body_of(r).at("status").as_string() == "ok");
 }
 
+TEST_CASE("GET /healthz: 503 naming the worker loops that did not answer", "[admin]") {
+  AdminView v = make_view();
+  v.stalled_workers = {1, 3};
+  const HttpResponse r = get("/healthz", v);
+  CHECK(r.status == 503);
+  CHECK(body_of(r).at("status").as_string() == "stalled");
+  CHECK(json::serialize(body_of(r).at("stalled_workers")) == "[1,3]");
+}
+
 TEST_CASE("GET /readyz: 200 when listeners are up and every cluster has a primary, else 503 with reasons", "[admin]") {
   SECTION("ready") {
     const HttpResponse r = get("/readyz");
