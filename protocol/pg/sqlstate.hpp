@@ -41,6 +41,7 @@ inline constexpr std::string_view kProgramLimitExceeded = "54000";
 inline constexpr std::string_view kQueryCanceled = "57014";
 inline constexpr std::string_view kAdminShutdown = "57P01";
 inline constexpr std::string_view kCannotConnectNow = "57P03";
+inline constexpr std::string_view kInvalidParameterValue = "22023";
 inline constexpr std::string_view kIdleSessionTimeout = "57P05";
 
 // Class XX - Internal Error

@@ -233,7 +233,8 @@ awaitable<void> Session::client_pump() {
   for (;;) {
     // Once the server pump gave the connection back, bytes read stay buffered for the next transaction.
     if (releasing_) co_return;
-    if (on_standby_ && tx_ == be::TxStatus::kIdle && !unsynced_ && !client_in_.empty() && !request_is_read()) {
+    if (on_standby_ && role_ == ListenerRole::kSplit && tx_ == be::TxStatus::kIdle && !unsynced_ &&
+        !client_in_.empty() && !request_is_read()) {
       // A pipelined request that must not run on this standby: give the standby back once its
       // answers are in, and let serve() route this request anew (to the primary).
       if (may_release()) {
@@ -907,13 +908,15 @@ awaitable<ServerError> Session::acquire_server() {
   const auto failover_deadline = start + cluster_->failover.buffer_timeout;
   // Reads may go to a standby: transaction pooling, no pinned state, a listener that is not
   // primary-only, and a request the classifier finds surely read-only.
-  const bool may_route = mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone &&
-                         listener_.role != ListenerRole::kPrimary;
+  // A replica-only session (role replica) uses standbys in any pool mode; splitting reads from
+  // writes needs transaction pooling and no pinned state.
+  const bool may_route = role_ == ListenerRole::kReplica ||
+                         (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone &&
+                          role_ == ListenerRole::kSplit);
   const routing::Access access =
       may_route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
-  const routing::RoutePolicy policy{route_role(listener_.role), listener_.replica_fallback
-                                                                     ? routing::ReplicaFallback::kPrimary
-                                                                     : routing::ReplicaFallback::kRefuse};
+  const routing::RoutePolicy policy{route_role(role_), replica_fallback_ ? routing::ReplicaFallback::kPrimary
+                                                                           : routing::ReplicaFallback::kRefuse};
   ServerError last;
   for (int attempt = 0;; ++attempt) {
     if (may_route) {

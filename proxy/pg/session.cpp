@@ -28,7 +28,11 @@ constexpr std::uint32_t kMaxAuthMessage = 16384;
 }  // namespace
 
 Session::Session(Worker& worker, const ListenerConfig& listener, tcp::socket socket)
-    : worker_(worker), listener_(listener), client_(std::move(socket)) {
+    : worker_(worker),
+      listener_(listener),
+      client_(std::move(socket)),
+      role_(listener.role),
+      replica_fallback_(listener.replica_fallback) {
   listener_slot_ = worker_.app().metrics().listener_slot(listener_.name);
 }
 
@@ -150,8 +154,27 @@ awaitable<Session::End> Session::startup() {
           co_return End::kClose;
         }
         for (auto& [n, v] : opts) {
+          if (n == "target_session_attrs") {
+            if (!set_target_session_attrs(v)) {
+              client_in_.consume(sr.size);
+              const std::string message = "invalid value for parameter \"target_session_attrs\": \"" + v + "\"";
+              co_await send_fatal(sqlstate::kInvalidParameterValue, message);
+              co_return End::kClose;
+            }
+            continue;
+          }
           if (is_tracked_reported(n)) wanted_.reported.set(n, v);
           else wanted_.other.set(n, quote_literal(v));
+        }
+        continue;
+      }
+      if (name == "target_session_attrs") {
+        if (!set_target_session_attrs(value)) {
+          const std::string message =
+              "invalid value for parameter \"target_session_attrs\": \"" + std::string(value) + "\"";
+          client_in_.consume(sr.size);  // (value points into the buffer: used above, not below)
+          co_await send_fatal(sqlstate::kInvalidParameterValue, message);
+          co_return End::kClose;
         }
         continue;
       }
@@ -364,6 +387,26 @@ void Session::on_topology(std::size_t cluster, const health::Topology& topology)
   }
   log::info("session", "breaking server connection: ", server_lost_reason_);
   server_->stream.close();
+}
+
+bool Session::set_target_session_attrs(std::string_view v) {
+  // As libpq's target_session_attrs, asked of baton (through a startup parameter or
+  // options='-c target_session_attrs=...'): which nodes this client's transactions may use.
+  if (v == "any") {
+    role_ = listener_.role;
+    replica_fallback_ = listener_.replica_fallback;
+  } else if (v == "read-write" || v == "primary") {
+    role_ = ListenerRole::kPrimary;
+  } else if (v == "read-only" || v == "standby") {
+    role_ = ListenerRole::kReplica;
+    replica_fallback_ = false;
+  } else if (v == "prefer-standby") {
+    role_ = ListenerRole::kReplica;
+    replica_fallback_ = true;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void Session::drain() {

@@ -117,6 +117,7 @@ class Session {
   awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
   std::shared_ptr<const std::vector<routing::SessionSet>> note_statement(std::string_view sql);
   bool request_is_read() const;  // the buffered request may go to a standby
+  bool set_target_session_attrs(std::string_view value);  // false: not a value libpq knows
 
   Worker& worker_;
   const ListenerConfig& listener_;
@@ -142,6 +143,8 @@ class Session {
   const ClusterConfig* cluster_ = nullptr;
   std::size_t cluster_index_ = 0;  // in the configuration (and the worker's cluster state)
   PoolMode mode_ = PoolMode::kTransaction;
+  ListenerRole role_;        // the listener's role, or what the client asked with target_session_attrs
+  bool replica_fallback_;
   SessionParams wanted_;  // parameters this client's server connections must have
 
   // The server connection, while attached.

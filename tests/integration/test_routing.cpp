@@ -235,3 +235,28 @@ TEST_CASE("read-your-writes: a session reads its own rows at once while the stan
   // ...and once the standbys have caught up, reads go back to them.
   CHECK(std::to_string(with.at("later_read_port").as_int64()) != p0);
 }
+
+TEST_CASE("target_session_attrs from the client picks primary or standbys for its session", "[routing]") {
+  PgCluster& c = PgCluster::shared();
+  const int port = free_port();
+  BatonProcess baton(split_config(c, port), {port});
+  wait_standbys(c, port);
+  auto ask = [&](const std::string& attrs, const std::string& sql) {
+    return run("PGOPTIONS=" + shell_quote("-c target_session_attrs=" + attrs) +
+                   " PGPASSWORD=app-secret /usr/lib/postgresql/15/bin/psql 'host=127.0.0.1 port=" +
+                   std::to_string(port) + " user=app dbname=app sslmode=disable' -XAtqc " + shell_quote(sql) + " 2>&1",
+               30s);
+  };
+  // read-write: even a plain read runs on the primary.
+  RunResult rw = ask("read-write", "SELECT pg_is_in_recovery()");
+  CHECK(rw.output == "f\n");
+  // read-only / standby: a standby, for writes too (which fail there, as on any read-only server).
+  CHECK(ask("read-only", "SELECT pg_is_in_recovery()").output == "t\n");
+  RunResult write = ask("standby", "CREATE TEMP TABLE t (x int)");
+  CHECK_THAT(write.output, Catch::Contains("read-only transaction"));
+  CHECK(ask("prefer-standby", "SELECT pg_is_in_recovery()").output == "t\n");
+  CHECK(ask("any", "SELECT pg_is_in_recovery()").output == "t\n");  // the split listener's rule
+  RunResult bad = ask("sometimes", "SELECT 1");
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.output, Catch::Contains("invalid value for parameter \"target_session_attrs\": \"sometimes\""));
+}
