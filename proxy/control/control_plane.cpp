@@ -315,17 +315,6 @@ admin::CommandOutcome ControlPlane::reload(const std::string& why) {
 
 namespace {
 
-std::string_view sslmode(ServerTlsMode m) {
-  switch (m) {
-    case ServerTlsMode::kDisable: return "disable";
-    case ServerTlsMode::kPrefer: return "prefer";
-    case ServerTlsMode::kRequire: return "require";
-    case ServerTlsMode::kVerifyCa: return "verify-ca";
-    case ServerTlsMode::kVerifyFull: return "verify-full";
-  }
-  return "prefer";
-}
-
 health::FailoverMode failover_mode(FailoverMode m) {
   switch (m) {
     case FailoverMode::kAuto: return health::FailoverMode::kAuto;
@@ -356,7 +345,7 @@ health::MonitorOptions monitor_options(const ClusterConfig& c) {
   o.monitor.user = c.monitor_user;
   o.monitor.password = c.monitor_password;
   o.monitor.dbname = c.monitor_database;
-  o.monitor.sslmode = std::string(sslmode(c.server_tls_mode));
+  o.monitor.sslmode = std::string(to_string(c.server_tls_mode));  // the names are libpq's sslmode values
   o.monitor.sslrootcert = c.server_tls.ca_file;
   o.monitor.sslcert = c.server_tls.cert_file;
   o.monitor.sslkey = c.server_tls.key_file;

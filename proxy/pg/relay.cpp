@@ -943,11 +943,7 @@ awaitable<ServerError> Session::acquire_server() {
       if (r.kind == routing::Route::Kind::kStandby) {
         ServerError e = co_await acquire_node(r.node, pause_deadline);
         if (e.empty()) {
-          routed_write_ = false;
-          on_standby_ = true;
-          worker_.metrics().on_routed(server_->target->metrics_node, metrics::RoutedKind::kRead);
-          worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
-          set_client_state(metrics::ClientState::kActive);
+          attached(true, false, start);
           co_return e;
         }
         if (refusal(e)) {
@@ -968,13 +964,7 @@ awaitable<ServerError> Session::acquire_server() {
     if (!paused && topology.has_writable_primary()) {
       ServerError e = co_await acquire_node(*topology.primary, pause_deadline);
       if (e.empty()) {
-        routed_write_ = access == routing::Access::kReadWrite;
-        on_standby_ = false;
-        worker_.metrics().on_routed(server_->target->metrics_node, access == routing::Access::kReadOnly
-                                                                       ? metrics::RoutedKind::kRead
-                                                                       : metrics::RoutedKind::kWrite);
-        worker_.metrics().on_pool_wait(server_->target->metrics_node, SteadyClock::now() - start);
-        set_client_state(metrics::ClientState::kActive);
+        attached(false, access == routing::Access::kReadWrite, start);
         co_return e;
       }
       if (refusal(e)) {
@@ -1001,6 +991,15 @@ awaitable<ServerError> Session::acquire_server() {
     auto wake = last.empty() ? deadline : std::min(deadline, now + std::chrono::milliseconds(250));
     co_await worker_.wait_cluster_change(wake);
   }
+}
+
+void Session::attached(bool standby, bool write, std::chrono::steady_clock::time_point start) {
+  routed_write_ = write;
+  on_standby_ = standby;
+  const int node = server_->target->metrics_node;
+  worker_.metrics().on_routed(node, write ? metrics::RoutedKind::kWrite : metrics::RoutedKind::kRead);
+  worker_.metrics().on_pool_wait(node, SteadyClock::now() - start);
+  set_client_state(metrics::ClientState::kActive);
 }
 
 void Session::note_route(const routing::Route& r, bool first) {

@@ -97,7 +97,9 @@ class Session {
   awaitable<ServerError> acquire_server();
   awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);
   awaitable<End> fail_request(const ServerError& e);
-  void note_route(const routing::Route& r, bool first);  // answer the waiting request with an error
+  void note_route(const routing::Route& r, bool first);
+  // A server connection was had (a standby for a read, or the primary): routing state and metrics.
+  void attached(bool standby, bool write, std::chrono::steady_clock::time_point start);  // answer the waiting request with an error
   awaitable<ServerError> align_server();
 
   // Prepared statements (relay.cpp).
