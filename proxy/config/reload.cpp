@@ -79,6 +79,12 @@ class Planner {
     refused(key, "cannot change while running (kept " + shown_running + ")");
     effective = running;
   }
+  // The same for a secret: its value is never shown.
+  void fixed_secret(const std::string& key, const std::string& running, std::string& effective) {
+    if (running == effective) return;
+    refused(key, "cannot change while running (the running value is kept)");
+    effective = running;
+  }
   void refused(const std::string& key, const std::string& why) {
     plan_.kept.push_back(key + ": " + why + std::string(kRestart));
   }
@@ -197,22 +203,27 @@ void plan_listeners(Planner& p, const std::vector<ListenerConfig>& running, cons
   }
 }
 
+// The monitor is built at start with these (probe timings, thresholds, timeouts, commands): they
+// need a restart. buffer_timeout is read by each new transaction, so it changes live.
 void plan_failover(Planner& p, const std::string& prefix, const FailoverSettings& run, FailoverSettings& eff) {
   p.fixed(prefix + ".mode", run.mode, eff.mode, show(run.mode));
   p.fixed(prefix + ".state_file", run.state_file, eff.state_file,
           run.state_file.empty() ? "none: in memory" : run.state_file);
-  p.live(prefix + ".probe_interval", run.probe_interval, eff.probe_interval);
-  p.live(prefix + ".suspect_interval", run.suspect_interval, eff.suspect_interval);
-  p.live(prefix + ".probe_timeout", run.probe_timeout, eff.probe_timeout);
-  p.live(prefix + ".failures_before_down", run.failures_before_down, eff.failures_before_down);
-  p.live(prefix + ".down_after", run.down_after, eff.down_after);
-  p.live(prefix + ".successes_before_up", run.successes_before_up, eff.successes_before_up);
-  p.live_size(prefix + ".max_failover_lag", run.max_failover_lag, eff.max_failover_lag);
-  p.live(prefix + ".promote_timeout", run.promote_timeout, eff.promote_timeout);
-  p.live(prefix + ".switchover_timeout", run.switchover_timeout, eff.switchover_timeout);
+  p.fixed(prefix + ".probe_interval", run.probe_interval, eff.probe_interval, show(run.probe_interval));
+  p.fixed(prefix + ".suspect_interval", run.suspect_interval, eff.suspect_interval, show(run.suspect_interval));
+  p.fixed(prefix + ".probe_timeout", run.probe_timeout, eff.probe_timeout, show(run.probe_timeout));
+  p.fixed(prefix + ".failures_before_down", run.failures_before_down, eff.failures_before_down,
+          show(run.failures_before_down));
+  p.fixed(prefix + ".down_after", run.down_after, eff.down_after, show(run.down_after));
+  p.fixed(prefix + ".successes_before_up", run.successes_before_up, eff.successes_before_up,
+          show(run.successes_before_up));
+  p.fixed(prefix + ".max_failover_lag", run.max_failover_lag, eff.max_failover_lag,
+          config::format_size(run.max_failover_lag));
+  p.fixed(prefix + ".promote_timeout", run.promote_timeout, eff.promote_timeout, show(run.promote_timeout));
+  p.fixed(prefix + ".switchover_timeout", run.switchover_timeout, eff.switchover_timeout, show(run.switchover_timeout));
   p.live(prefix + ".buffer_timeout", run.buffer_timeout, eff.buffer_timeout);
-  p.live_secret(prefix, "promote_command", run.promote_command, eff.promote_command);
-  p.live_secret(prefix, "fence_command", run.fence_command, eff.fence_command);
+  p.fixed_secret(prefix + ".promote_command", run.promote_command, eff.promote_command);
+  p.fixed_secret(prefix + ".fence_command", run.fence_command, eff.fence_command);
 }
 
 std::string node_names(const std::vector<NodeConfig>& nodes) {
@@ -271,9 +282,9 @@ void plan_cluster(Planner& p, const ClusterConfig& run, ClusterConfig& eff) {
     eff.server_tls_mode = run.server_tls_mode;
     eff.server_tls = run.server_tls;
   }
-  p.live(prefix + ".monitor_user", run.monitor_user, eff.monitor_user);
-  p.live_secret(prefix, "monitor_password", run.monitor_password, eff.monitor_password);
-  p.live(prefix + ".monitor_database", run.monitor_database, eff.monitor_database);
+  p.fixed(prefix + ".monitor_user", run.monitor_user, eff.monitor_user, run.monitor_user);
+  p.fixed_secret(prefix + ".monitor_password", run.monitor_password, eff.monitor_password);
+  p.fixed(prefix + ".monitor_database", run.monitor_database, eff.monitor_database, run.monitor_database);
   p.live_size(prefix + ".max_replica_lag", run.max_replica_lag, eff.max_replica_lag);
   p.live(prefix + ".max_replica_lag_time", run.max_replica_lag_time, eff.max_replica_lag_time);
   p.live(prefix + ".balancer", run.balancer, eff.balancer);

@@ -8,9 +8,8 @@
 //          pool_mode, pool_size (new logins and new server connections use them; pools of a removed user
 //          or of a changed server login are drained by the caller)
 //   listeners[name]: pool_mode, replica_fallback, read_your_writes
-//   clusters[name]: monitor_user, monitor_password, monitor_database (from the monitor's next connection),
-//                   max_replica_lag, max_replica_lag_time, balancer, volatile_functions,
-//                   failover.* except mode and state_file (timings, thresholds, timeouts, commands)
+//   clusters[name]: max_replica_lag, max_replica_lag_time, balancer, volatile_functions,
+//                   failover.buffer_timeout (read by each new transaction)
 //   clusters[name].nodes[name]: weight, priority, no_promote
 //
 // Kept at the running value until baton restarts (each reported with the value kept):
@@ -19,8 +18,9 @@
 //   listeners added or removed; a listener's protocol, listen, cluster, role, tls (sockets and TLS
 //     contexts are made at start, and sessions already hold their listener's cluster and role)
 //   clusters added or removed; a cluster's protocol, server_tls (server connections and the monitor are
-//     built at start), failover.mode (the failover machine's state depends on it, and a change in the
-//     middle of a failover could not be made safe), failover.state_file (fencing must keep one record)
+//     built at start), monitor_user/_password/_database and every failover.* key but buffer_timeout
+//     (the cluster's monitor is built at start with them; failover.mode in particular could not be
+//     changed safely in the middle of a failover, and failover.state_file must keep one record)
 //   nodes added or removed (a node is known by its name: a renamed node is one removed and one added),
 //     a node's host and port, and the order of a cluster's nodes
 //
