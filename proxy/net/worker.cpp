@@ -189,8 +189,10 @@ PoolSettings Worker::pool_settings(const UserConfig* user) const {
   const Config& cfg = config();
   const int workers = app_.worker_count();
   (void)user;
+  const int pool_size = user != nullptr && user->pool_size ? *user->pool_size : cfg.pool.pool_size;
   return PoolSettings{
       .min_size = worker_share(cfg.pool.min_pool_size, workers, index_),
+      .fair_share = worker_share(pool_size, workers, index_),
       .max_logins = std::max(1, worker_share(cfg.pool.max_concurrent_logins, workers, index_)),
       .idle_timeout = cfg.pool.server_idle_timeout,
       .lifetime = cfg.pool.server_lifetime,

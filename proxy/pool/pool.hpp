@@ -45,6 +45,7 @@ struct PoolShared {
 
 struct PoolSettings {
   int min_size = 0;            // this worker's share
+  int fair_share = 0;          // this worker's share of pool_size: kept even when other workers wait
   int max_logins = 8;          // concurrent logins, this worker
   std::chrono::milliseconds idle_timeout{600000};  // 0 = never
   std::chrono::milliseconds lifetime{3600000};      // 0 = never
@@ -112,7 +113,10 @@ class Pool {
       w->timer.cancel();
       return;
     }
-    if (shared_->waiting.load(std::memory_order_acquire) > 0) {
+    // Clients wait on another worker: give up the slot, but only above this worker's fair share,
+    // so that two busy workers do not close and reopen connections for each other all the time.
+    // (`c` is no longer counted as leased: keeping it makes held() + 1.)
+    if (shared_->waiting.load(std::memory_order_acquire) > 0 && held() + 1 > settings_.fair_share) {
       drop(std::move(c));
       return;
     }
@@ -131,7 +135,8 @@ class Pool {
   void on_signal() {
     if (!waiters_.empty()) {
       wake_one();
-    } else if (!idle_.empty() && shared_->waiting.load(std::memory_order_acquire) > 0) {
+    } else if (!idle_.empty() && shared_->waiting.load(std::memory_order_acquire) > 0 &&
+               held() > settings_.fair_share) {
       Ptr c = std::move(idle_.front());
       idle_.pop_front();
       drop(std::move(c));
@@ -140,6 +145,13 @@ class Pool {
 
   // Periodic upkeep: close connections idle too long or past their lifetime; open up to min_size.
   void maintain(TimePoint now) {
+    // Load that moved to another worker: once a second, an idle connection within this worker's
+    // share goes to where clients wait.
+    if (waiters_.empty() && !idle_.empty() && shared_->waiting.load(std::memory_order_acquire) > 0) {
+      Ptr c = std::move(idle_.front());
+      idle_.pop_front();
+      drop(std::move(c));
+    }
     std::erase_if(idle_, [&](Ptr& c) {
       bool idle_too_long = settings_.idle_timeout.count() > 0 && now - c->last_used >= settings_.idle_timeout;
       bool expire = !c->usable() || idle_too_long || expired(*c, now);
@@ -185,6 +197,9 @@ class Pool {
     Ptr conn;
     bool woken = false;
   };
+
+  // Connections this worker holds: leased, idle and being opened.
+  int held() const { return active_ + static_cast<int>(idle_.size()) + logins_; }
 
   // Past server_lifetime (0 = never).
   bool expired(const Conn& c, TimePoint now) const {
