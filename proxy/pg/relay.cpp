@@ -233,15 +233,25 @@ awaitable<void> Session::client_pump() {
   for (;;) {
     // Once the server pump gave the connection back, bytes read stay buffered for the next transaction.
     if (releasing_) co_return;
-    if (on_standby_ && role_ == ListenerRole::kSplit && tx_ == be::TxStatus::kIdle && !unsynced_ &&
-        !client_in_.empty() && !request_is_read()) {
-      // A pipelined request that must not run on this standby: give the standby back once its
-      // answers are in, and let serve() route this request anew (to the primary).
-      if (may_release()) {
-        releasing_ = true;
-        server_read_cancel_.emit(asio::cancellation_type::terminal);
+    if (on_standby_ && role_ == ListenerRole::kSplit && !unsynced_ && !client_in_.empty() && !request_is_read()) {
+      // A pipelined request that must not run on this standby: once the answers before it are in,
+      // give the standby back and let serve() route it anew (to the primary). If a transaction is
+      // open by then (BEGIN READ ONLY), the request belongs to it and runs here, as on PostgreSQL.
+      for (;;) {
+        if (releasing_ || server_gone_ || client_gone_ || fatal_client_error_) co_return;
+        if (expects_.empty()) {
+          if (may_release()) {
+            releasing_ = true;
+            server_read_cancel_.emit(asio::cancellation_type::terminal);
+            co_return;
+          }
+          break;
+        }
+        asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+        defer_wait_ = &wait;
+        co_await wait.async_wait(use_tuple);  // the server pump wakes it after each batch of answers
+        defer_wait_ = nullptr;
       }
-      co_return;
     }
     std::size_t need = 1;
     if (!process_client_frames()) {
@@ -274,6 +284,8 @@ awaitable<void> Session::client_pump() {
     auto head = pgp::decode_header(client_in_.readable(), max);
     if (auto* h = std::get_if<protocol::Decoded<pgp::FrameHeader>>(&head)) {
       if (h->value.total() > client_in_.size()) need = h->value.total() - client_in_.size();
+      // A whole message is still buffered (processing stopped at a request boundary): go on with it.
+      else if (on_standby_) continue;
     }
     auto [ec, n] = co_await client_.read_some(client_in_.prepare(need), client_read_cancel_.slot());
     if (ec == asio::error::operation_aborted && (releasing_ || server_gone_)) co_return;
@@ -423,6 +435,8 @@ bool Session::process_client_frames() {
                     "invalid frontend message type " + std::to_string(static_cast<unsigned char>(h.type)));
     }
     pos += h.total();
+    // On a standby, one request at a time: the next one is judged before it is forwarded.
+    if (on_standby_ && role_ == ListenerRole::kSplit && (h.type == fe::kSync || h.type == fe::kQuery)) break;
   }
   client_processed_ = pos;
   if (!was_waiting && !expects_.empty()) {
@@ -701,6 +715,7 @@ awaitable<void> Session::server_pump() {
     to_client_hold_.clear();
     server_->in.consume(server_processed_);
     server_processed_ = 0;
+    if (defer_wait_ != nullptr) defer_wait_->cancel();
     if (may_release()) {
       releasing_ = true;
       client_read_cancel_.emit(asio::cancellation_type::terminal);
