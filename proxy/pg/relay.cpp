@@ -1,5 +1,7 @@
 // The PostgreSQL relay: a client's messages to its server and the answers back, two pumps at once,
 // with prepared statements renamed and the server given back at transaction boundaries.
+#include <utility>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
@@ -233,7 +235,9 @@ awaitable<void> Session::client_pump() {
   for (;;) {
     // Once the server pump gave the connection back, bytes read stay buffered for the next transaction.
     if (releasing_) co_return;
-    if (on_standby_ && role_ == ListenerRole::kSplit && !unsynced_ && !client_in_.empty() && !request_is_read()) {
+    // (The request that took the standby was judged by acquire_server already: not twice.)
+    if (on_standby_ && role_ == ListenerRole::kSplit && !unsynced_ && !client_in_.empty() &&
+        !std::exchange(request_judged_, false) && !request_is_read()) {
       // A pipelined request that must not run on this standby: once the answers before it are in,
       // give the standby back and let serve() route it anew (to the primary). If a transaction is
       // open by then (BEGIN READ ONLY), the request belongs to it and runs here, as on PostgreSQL.
@@ -1011,6 +1015,7 @@ awaitable<ServerError> Session::acquire_server() {
 void Session::attached(bool standby, bool write, std::chrono::steady_clock::time_point start) {
   routed_write_ = write;
   on_standby_ = standby;
+  request_judged_ = standby;
   const int node = server_->target->metrics_node;
   worker_.metrics().on_routed(node, write ? metrics::RoutedKind::kWrite : metrics::RoutedKind::kRead);
   worker_.metrics().on_pool_wait(node, SteadyClock::now() - start);

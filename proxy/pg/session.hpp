@@ -175,6 +175,7 @@ class Session {
   // this session's last write transaction (reads need a standby that has replayed it).
   bool routed_write_ = false;
   bool on_standby_ = false;  // attached to a standby for a read
+  bool request_judged_ = false;  // the buffered request was classified when the standby was chosen
   asio::steady_timer* defer_wait_ = nullptr;  // the client pump waits for answers before judging a request
   health::Lsn ryw_lsn_ = 0;
   bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
