@@ -7,10 +7,17 @@
 
 namespace baton::proxy::pg {
 
+namespace {
+// Parameter names are ASCII identifiers: fold ASCII letters only (no locale lookup per character).
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
 }
 
 void ParamSet::set(std::string_view name, std::string_view value) {
@@ -28,6 +35,10 @@ void ParamSet::erase(std::string_view name) {
 }
 
 const std::string* ParamSet::get(std::string_view name) const {
+  // Names are almost always spelled as stored (both come from the server's ParameterStatus).
+  for (const auto& [n, v] : items_) {
+    if (n == name) return &v;
+  }
   for (const auto& [n, v] : items_) {
     if (iequals(n, name)) return &v;
   }
@@ -35,9 +46,16 @@ const std::string* ParamSet::get(std::string_view name) const {
 }
 
 bool is_tracked_reported(std::string_view name) {
-  static constexpr std::array<std::string_view, 6> kTracked = {
-      "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "application_name", "standard_conforming_strings"};
-  return std::any_of(kTracked.begin(), kTracked.end(), [&](std::string_view t) { return iequals(t, name); });
+  // Checked for every parameter at every server attachment: the six names differ in length.
+  switch (name.size()) {
+    case 8: return iequals(name, "TimeZone");
+    case 9: return iequals(name, "DateStyle");
+    case 13: return iequals(name, "IntervalStyle");
+    case 15: return iequals(name, "client_encoding");
+    case 16: return iequals(name, "application_name");
+    case 27: return iequals(name, "standard_conforming_strings");
+    default: return false;
+  }
 }
 
 std::string quote_literal(std::string_view value) {
@@ -61,6 +79,8 @@ void append_statement(std::string& sql, std::string_view stmt) {
 
 std::string sync_sql(const SessionParams& client, const SessionParams& server) {
   std::string sql;
+  // The common case in transaction pooling: the connection already has exactly the client's state.
+  if (client.reported == server.reported && client.other == server.other) return sql;
   for (const auto& [name, value] : client.reported.items()) {
     if (!is_tracked_reported(name)) continue;
     const std::string* have = server.reported.get(name);

@@ -19,6 +19,11 @@ TEST_CASE("ParamSet compares names case-insensitively and keeps the first spelli
   CHECK(*p.get("DATESTYLE") == "ISO, DMY");
   p.erase("DATEstyle");
   CHECK(p.get("DateStyle") == nullptr);
+
+  CHECK(iequals("client_encoding", "CLIENT_ENCODING"));
+  CHECK_FALSE(iequals("a[", "A{"));  // only letters fold
+  CHECK_FALSE(iequals("TimeZone", "TimeZon"));
+  CHECK_FALSE(iequals("abc", "abd"));
 }
 
 TEST_CASE("sync_sql aligns a server connection with what the client set", "[session-state]") {
@@ -41,6 +46,28 @@ TEST_CASE("sync_sql aligns a server connection with what the client set", "[sess
   server.reported.set("TimeZone", "Asia/Tokyo");
   server.other = client.other;
   CHECK(sync_sql(client, server).empty());
+
+  // The same state listed in another order still needs nothing.
+  SessionParams a;
+  SessionParams b;
+  a.reported.set("TimeZone", "UTC");
+  a.reported.set("DateStyle", "ISO, MDY");
+  b.reported.set("datestyle", "ISO, MDY");
+  b.reported.set("timezone", "UTC");
+  CHECK(sync_sql(a, b).empty());
+  b.reported.set("timezone", "Europe/Paris");
+  CHECK(sync_sql(a, b) == "SET TimeZone TO 'UTC'");
+}
+
+TEST_CASE("the reported parameters baton carries between server connections", "[session-state]") {
+  for (const char* name : {"client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "application_name",
+                           "standard_conforming_strings", "timezone", "DATESTYLE", "Application_Name"}) {
+    CHECK(is_tracked_reported(name));
+  }
+  for (const char* name : {"server_version", "is_superuser", "session_authorization", "integer_datetimes",
+                           "TimeZon", "TimeZones", "client_encodinx", "", "search_path"}) {
+    CHECK_FALSE(is_tracked_reported(name));
+  }
 }
 
 TEST_CASE("quote_literal doubles quotes", "[session-state]") {
