@@ -130,7 +130,9 @@ class Worker {
 
   App& app_;
   int index_;
-  asio::io_context io_{1};
+  // One thread runs it and every socket of this worker is used on that thread only (other threads
+  // post functions to it): no locking inside the reactor's socket operations.
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::thread thread_;
   std::vector<Listener> listeners_;
   std::unordered_map<std::string, PoolEntry> pools_;
