@@ -2,7 +2,8 @@
 # Checks the architecture's one-way arrows and the coroutine rules g++ 12 needs; prints each breach.
 #   protocol/ includes nothing of ours outside protocol/; routing/ and health/ never include proxy/;
 #   the pure parts include no Asio, threads or file streams and read no clock;
-#   no `co_return co_await`, no ?: and no lambda built inside a co_await (g++ 12 miscompiles all three).
+#   no `co_return co_await`, no ?: and no lambda built inside a co_await, no bare `co_return;` under a
+#   condition that is a co_await (g++ 12 miscompiles all four).
 set -u
 cd "$(dirname "$0")/.."
 fail=0
@@ -27,6 +28,10 @@ while IFS= read -r line; do breach "co_return co_await (write the result to a va
   grep -rnE '^[^/]*co_return co_await' proxy protocol health routing 2>/dev/null)
 while IFS= read -r line; do breach "?: inside a co_await expression (compute it first): $line"; done < <(
   grep -rnE '^[^/]*co_await [^;]*\?[^;]*:' proxy protocol health routing 2>/dev/null)
+
+# (SIGILL on resumption: `if (co_await f()) co_return;` in a void coroutine.)
+while IFS= read -r line; do breach "bare co_return under a co_await condition (await into a variable first): $line"; done < <(
+  grep -rnE '^[^/]*if \(!?co_await [^;]*\) co_return;' proxy protocol health routing 2>/dev/null)
 
 while IFS= read -r line; do breach "lambda built inside a co_await expression (name it first): $line"; done < <(
   grep -rnE '^[^/]*co_await [^;]*[(,] *\[[^]]*\] *\(' proxy protocol health routing 2>/dev/null)

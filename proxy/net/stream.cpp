@@ -6,6 +6,7 @@
 #include <array>
 #include <cerrno>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
@@ -91,6 +92,20 @@ awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {
   if (tls_) co_return error_code{};
   auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(slot, use_tuple));
   co_return ec;
+}
+
+void Stream::when_readable(std::function<void(error_code)> done) {
+  // std::allocator: not Asio's per-thread recycling, which may hand a long idle wait a block left
+  // over from a much larger coroutine frame.
+  plain_->async_wait(tcp::socket::wait_read,
+                     asio::bind_allocator(std::allocator<void>(), [done = std::move(done)](const error_code& ec) {
+                       done(ec);
+                     }));
+}
+
+void Stream::cancel_wait() {
+  error_code ignored;
+  if (plain_) plain_->cancel(ignored);
 }
 
 awaitable<error_code> Stream::write(const std::vector<asio::const_buffer>& buffers) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +31,10 @@ class Stream {
   // with TLS it returns at once, since decrypted bytes may already be buffered.
   awaitable<error_code> wait_readable();
   awaitable<error_code> wait_readable(asio::cancellation_slot slot);
+  // The same without a coroutine (plain only): `done` runs once the socket is readable, or with an
+  // error (operation_aborted after cancel_wait()). Its operation is allocated to its exact size.
+  void when_readable(std::function<void(error_code)> done);
+  void cancel_wait();
   // Writes every byte of the buffer sequence.
   awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
   awaitable<error_code> write(asio::const_buffer buffer);

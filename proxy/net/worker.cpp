@@ -94,17 +94,7 @@ awaitable<void> Worker::accept_loop(Listener& l) {
       co_await t.async_wait(use_tuple);
       continue;
     }
-    auto* session = new pg::Session(*this, *l.config, std::move(socket));
-    asio::co_spawn(io_, session->run(), [session](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error("session", "session ended by an unexpected exception: ", ex.what());
-        }
-      }
-      delete session;
-    });
+    (new pg::Session(*this, *l.config, std::move(socket)))->launch();  // deletes itself at its end
   }
 }
 

@@ -64,6 +64,42 @@ void Session::count_error(std::string_view code, std::string_view message) {
   if (kind) worker_.metrics().on_error(*kind);
 }
 
+void Session::launch() { spawn(run()); }
+
+void Session::spawn(awaitable<void> body) {
+  asio::co_spawn(worker_.io(), std::move(body), [this](std::exception_ptr e) {
+    if (e) {
+      parked_ = false;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error("session", "session ended by an unexpected exception: ", ex.what());
+      }
+    }
+    if (parked_) {
+      park();
+      return;
+    }
+    delete this;
+  });
+}
+
+void Session::park() {
+  client_.when_readable([this](error_code) {
+    // Readable, or cancelled by drain(): serve() reads (or says goodbye) either way.
+    parked_ = false;
+    woken_ = true;
+    spawn(resume());
+  });
+  // drain() may have run between the end of the coroutine and now, finding nothing to cancel.
+  if (draining_) client_.cancel_wait();
+}
+
+awaitable<void> Session::resume() {
+  const bool parked = co_await serve();
+  if (!parked) co_await detach_server();
+}
+
 awaitable<void> Session::run() {
   const Config& cfg = worker_.config();
   // Startup and authentication must finish within client_login_timeout.
@@ -75,9 +111,10 @@ awaitable<void> Session::run() {
     co_return;
   }
   if (std::get<0>(login_result) == End::kClose) co_return;
-  if (co_await greet() == End::kClose) co_return;
-  co_await serve();
-  co_await detach_server();
+  const End greeted = co_await greet();
+  if (greeted == End::kClose) co_return;
+  const bool parked = co_await serve();
+  if (!parked) co_await detach_server();
 }
 
 awaitable<Session::End> Session::login() {
@@ -413,6 +450,7 @@ void Session::drain() {
   if (draining_) return;
   draining_ = true;
   if (!server_) {
+    if (parked_) client_.cancel_wait();  // the session resumes and says goodbye
     client_read_cancel_.emit(asio::cancellation_type::terminal);  // wakes the idle wait in serve()
     return;
   }

@@ -59,7 +59,8 @@ class Session {
   Session(Worker& worker, const ListenerConfig& listener, tcp::socket socket);
   ~Session();
 
-  awaitable<void> run();
+  // Runs the session (login, then requests) on its worker; deletes it when it ends.
+  void launch();
   // A CancelRequest named this session (called on the worker's thread).
   void cancel(std::uint32_t secret);
   // The control plane published a new topology of cluster `cluster`: a session attached to a node
@@ -84,11 +85,20 @@ class Session {
   awaitable<void> handle_cancel_request(protocol::Bytes body);
   awaitable<FrameRead> read_auth_message(std::string_view what);  // 'p', or 08P01 and kMalformed
 
+  awaitable<void> run();     // login, greeting, then serve_or_park()
+  awaitable<void> resume();  // the client of a parked session sent something
+  void spawn(awaitable<void> body);  // on the worker; at its end the session parks or is deleted
+  void park();               // idle without a coroutine until the client's socket is readable
+
   // The main loop and the relay (relay.cpp).
-  awaitable<void> serve();
+  awaitable<bool> serve();  // true: parked (idle, nothing held), the coroutine ends
   awaitable<End> attach_and_relay();
   awaitable<void> client_pump();
   awaitable<void> server_pump();
+  awaitable<bool> relay_in_turn();         // true: the attachment is over; false: the pumps go on
+  awaitable<bool> flush_to_server();       // false: the server connection failed
+  awaitable<bool> relay_server_answers();  // one read of answers, relayed; true: the read was cancelled
+  bool whole_client_message_buffered(std::size_t& need) const;  // else `need`: bytes still missing
   bool process_client_frames();   // forwards what is buffered; false on a fatal client error
   bool process_server_bytes();    // builds the client-bound write; false on a protocol mismatch
   bool may_release() const;
@@ -128,6 +138,10 @@ class Session {
   std::uint32_t pid_ = 0;
   std::uint32_t secret_ = 0;
   bool admitted_ = false;
+  // An idle session on a plain connection waits with no coroutine, only a socket wait: its
+  // coroutine frames would cost more memory than the rest of the session.
+  bool parked_ = false;
+  bool woken_ = false;  // resumed from parking: the client's socket is readable
 
   // Metrics: this session's listener slot, its state as counted, batch and transaction start times.
   void set_client_state(metrics::ClientState s);
@@ -152,10 +166,12 @@ class Session {
   // The server connection, while attached.
   std::unique_ptr<ServerConn> server_;
   ServerPool* pool_ = nullptr;
+  std::vector<ServerPool*> node_pools_;  // by node index, filled as used
   FifoQueue<Expect> expects_;
   protocol::pg::be::TxStatus tx_ = protocol::pg::be::TxStatus::kIdle;
   bool unsynced_ = false;        // extended-protocol messages forwarded since the last Sync
   bool releasing_ = false;       // the server pump decided to give the connection back
+  bool copy_in_ = false;         // the server sent CopyInResponse: it waits for the client's data
   bool draining_ = false;        // baton shuts down: end the session at the next transaction boundary
   bool client_gone_ = false;     // client closed, sent Terminate, or broke the protocol
   bool server_gone_ = false;     // the server connection failed
