@@ -27,6 +27,7 @@ interval_ms=5
 out=""
 keep_logs=0
 usage() { echo "usage: $0 [--repeats N] [--modes \"async sync\"] [--writers N] [--out DIR] [--keep-logs]" >&2; exit 2; }
+command_line="bench/failover.sh $*"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --repeats) repeats=${2:?}; shift 2 ;;
@@ -176,6 +177,7 @@ EOF
 cat >"$out/meta.json" <<EOF
 {
  "started": "$started",
+ "command": "${BATON_BINARY:+BATON_BINARY=$BATON_BINARY }$command_line",
  "repeats": $repeats,
  "modes": [$(printf '"%s",' "${mode_list[@]}" | sed 's/,$//')],
  "writers": $writers,
@@ -186,7 +188,7 @@ cat >"$out/meta.json" <<EOF
  "kernel": "$(uname -r)",
  "postgres": "$(/usr/lib/postgresql/15/bin/postgres --version)",
  "baton": "$("$baton_bin" --version 2>/dev/null | head -n1 || echo unknown)",
- "baton_commit": "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+ "baton_commit": "$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
 }
 EOF
 

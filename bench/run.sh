@@ -25,6 +25,7 @@ repeats=""
 duration=""
 out=""
 usage() { echo "usage: $0 [--quick] [--repeats N] [--duration S] [--out DIR]" >&2; exit 2; }
+command_line="bench/run.sh $*"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1; shift ;;
@@ -325,6 +326,7 @@ json_list() { local IFS=,; local quoted=("${@/#/\"}"); quoted=("${quoted[@]/%/\"
 cat >"$out/meta.json" <<EOF
 {
  "started": "$started",
+ "command": "${BATON_BINARY:+BATON_BINARY=$BATON_BINARY }$command_line",
  "quick": $([[ $quick == 1 ]] && echo true || echo false),
  "repeats": $repeats,
  "duration_s": $duration,
@@ -346,7 +348,7 @@ cat >"$out/meta.json" <<EOF
  "pgbouncer": "$(pgbouncer --version | head -n1)",
  "haproxy": "$(haproxy -v | head -n1 | cut -c1-60)",
  "baton": "$("$baton_bin" --version 2>/dev/null | head -n1 || echo unknown)",
- "baton_commit": "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+ "baton_commit": "$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
 }
 EOF
 

@@ -89,9 +89,13 @@ class Pool {
         co_return opened;
       }
       Waiter w(executor_, deadline);
+      // The other workers hear when clients start waiting here: one with idle connections above
+      // its share gives one up. While clients keep waiting, their releases do that without a
+      // signal (a cross-thread wake-up per transaction otherwise).
+      const bool first = waiters_.empty();
       waiters_.push_back(&w);
       shared_->waiting.fetch_add(1, std::memory_order_acq_rel);
-      signal_others_();
+      if (first) signal_others_();
       co_await w.timer.async_wait(use_tuple);
       shared_->waiting.fetch_sub(1, std::memory_order_acq_rel);
       std::erase(waiters_, &w);
