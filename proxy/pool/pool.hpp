@@ -53,6 +53,9 @@ struct PoolSettings {
   // server close it meanwhile?). Under load connections come back within milliseconds; the check
   // would cost a system call per transaction and find nothing (as PgBouncer's server_check_delay).
   std::chrono::milliseconds check_idle_after{1000};
+  // An idle connection unused this long goes to clients waiting on another worker even within this
+  // worker's fair share.
+  std::chrono::milliseconds unused_after{1000};
 };
 
 // A pool of server connections of one key on one worker. Conn needs members `created_at`,
@@ -144,11 +147,19 @@ class Pool {
   void on_signal() {
     if (!waiters_.empty()) {
       wake_one();
-    } else if (!idle_.empty() && shared_->waiting.load(std::memory_order_acquire) > 0 &&
-               held() > settings_.fair_share) {
-      Ptr c = std::move(idle_.front());
-      idle_.pop_front();
-      drop(std::move(c));
+    } else {
+      // Clients wait elsewhere: give up idle connections above this worker's share, and within
+      // it those unused for a while (the load moved: session pooling after its clients left).
+      // Connections in use between transactions come back within milliseconds and stay.
+      const auto now = SteadyClock::now();
+      int wanted = shared_->waiting.load(std::memory_order_acquire);
+      while (wanted > 0 && !idle_.empty() &&
+             (held() > settings_.fair_share || now - idle_.front()->last_used >= settings_.unused_after)) {
+        Ptr c = std::move(idle_.front());  // the least recently used
+        idle_.pop_front();
+        drop(std::move(c));
+        --wanted;
+      }
     }
   }
 
