@@ -49,18 +49,13 @@ struct PoolSettings {
   int max_logins = 8;          // concurrent logins, this worker
   std::chrono::milliseconds idle_timeout{600000};  // 0 = never
   std::chrono::milliseconds lifetime{3600000};      // 0 = never
-  // A connection idle at least this long is checked before reuse (one non-blocking peek: did the
-  // server close it meanwhile?). Under load connections come back within milliseconds; the check
-  // would cost a system call per transaction and find nothing (as PgBouncer's server_check_delay).
-  std::chrono::milliseconds check_idle_after{1000};
   // An idle connection unused this long goes to clients waiting on another worker even within this
   // worker's fair share.
   std::chrono::milliseconds unused_after{1000};
 };
 
 // A pool of server connections of one key on one worker. Conn needs members `created_at`,
-// `last_used` (TimePoint), `bool usable() const` and `bool idle_and_open()` (checked before reusing a
-// connection idle longer than check_idle_after). Single-threaded: only its worker touches it.
+// `last_used` (TimePoint), `bool usable() const` and `bool idle_and_open()` (checked before reuse). Single-threaded: only its worker touches it.
 template <typename Conn>
 class Pool {
  public:
@@ -231,9 +226,10 @@ class Pool {
     while (!idle_.empty()) {
       Ptr c = std::move(idle_.back());  // most recently used: warm caches
       idle_.pop_back();
-      const bool recent = now - c->last_used < settings_.check_idle_after;
-      const bool open = recent ? c->usable() : c->idle_and_open();
-      if (open && !expired(*c, now)) return c;
+      // Every reuse is checked (one non-blocking peek), also of a connection given back a moment
+      // ago: when a primary dies its backends close their connections within milliseconds, and a
+      // transaction sent on one would fail instead of waiting for the new primary.
+      if (c->idle_and_open() && !expired(*c, now)) return c;
       c.reset();
       shared_->unreserve();
     }
