@@ -79,7 +79,7 @@ class Shared:
             self.next_id += 1
             return i
 
-    def record_error(self, writer, ident, exc, closed, phase):
+    def record_error(self, writer, ident, exc, closed, phase, started_epoch=None):
         now_m, now_e = time.monotonic(), time.time()
         state = sqlstate_of(exc)
         with self.lock:
@@ -90,6 +90,7 @@ class Shared:
                     "writer": writer, "id": ident, "phase": phase, "sqlstate": state,
                     "message": str(exc).strip(), "connection_closed": bool(closed),
                     "mono": now_m, "epoch": now_e,
+                    "started_epoch": started_epoch if started_epoch is not None else now_e,
                 })
 
 
@@ -124,6 +125,7 @@ class Writer(threading.Thread):
             return
         while not sh.stop.is_set():
             ident = sh.take_id()
+            started = time.time()
             try:
                 with self.conn.cursor() as cur:
                     cur.execute(sql, (ident, self.number))
@@ -136,7 +138,7 @@ class Writer(threading.Thread):
                         sh.last_ack_mono, sh.last_ack_port = m, port
             except psycopg2.Error as e:
                 closed = self.conn.closed != 0
-                sh.record_error(self.number, ident, e, closed, "insert")
+                sh.record_error(self.number, ident, e, closed, "insert", started)
                 if closed:
                     with sh.lock:
                         sh.reconnects += 1
