@@ -82,12 +82,6 @@ awaitable<std::pair<error_code, std::size_t>> Stream::read_some(asio::mutable_bu
   co_return std::pair{ec, n};
 }
 
-awaitable<error_code> Stream::wait_readable() {
-  if (tls_) co_return error_code{};
-  auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, use_tuple);
-  co_return ec;
-}
-
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {
   if (tls_) co_return error_code{};
   auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(slot, use_tuple));

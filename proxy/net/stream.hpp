@@ -29,7 +29,6 @@ class Stream {
   awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
   // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
   // with TLS it returns at once, since decrypted bytes may already be buffered.
-  awaitable<error_code> wait_readable();
   awaitable<error_code> wait_readable(asio::cancellation_slot slot);
   // The same without a coroutine (plain only): `done` runs once the socket is readable, or with an
   // error (operation_aborted after cancel_wait()). Its operation is allocated to its exact size.

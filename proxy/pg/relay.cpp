@@ -296,6 +296,7 @@ bool Session::whole_client_message_buffered(std::size_t& need) const {
 }
 
 awaitable<bool> Session::flush_to_server() {
+  bool sent = true;
   if (!to_server_.empty()) {
     server_gather_.clear();
     for (const Piece& p : to_server_) {
@@ -304,18 +305,16 @@ awaitable<bool> Session::flush_to_server() {
     error_code ec = co_await server_->stream.write(server_gather_);
     to_server_.clear();
     if (ec) {
-      // The request is lost with the server and answered with an error: it must not run again on
-      // the next server connection (outside its transaction).
-      client_in_.consume(client_processed_);
-      client_processed_ = 0;
+      sent = false;
       server_gone_ = true;
       server_->stream.close();
-      co_return false;
     }
   }
+  // Consumed also when the write failed: the request is lost with the server and answered with an
+  // error, and must not run again on the next server connection (outside its transaction).
   client_in_.consume(client_processed_);
   client_processed_ = 0;
-  co_return true;
+  co_return sent;
 }
 
 awaitable<bool> Session::relay_server_answers() {
@@ -402,10 +401,8 @@ awaitable<void> Session::client_pump() {
     if (releasing_ || server_gone_) co_return;
     // A partly received message: make room for all of it.
     std::size_t need = 1;
-    if (whole_client_message_buffered(need)) {
-      // A whole message is still buffered (processing stopped at a request boundary): go on with it.
-      if (on_standby_) continue;
-    }
+    // A whole message still buffered on a standby (processing stopped at a request boundary): go on with it.
+    if (whole_client_message_buffered(need) && on_standby_) continue;
     auto [ec, n] = co_await client_.read_some(client_in_.prepare(need), client_read_cancel_.slot());
     if (ec == asio::error::operation_aborted && (releasing_ || server_gone_)) co_return;
     // A read that completed just as the release was decided (its cancellation came too late).
@@ -792,7 +789,7 @@ awaitable<void> Session::server_pump() {
     if (client_gone_ && expects_.empty()) co_return;
     if (fatal_client_error_ || server_gone_) co_return;
     const bool aborted = co_await relay_server_answers();
-    if (aborted && (client_gone_ || fatal_client_error_ || releasing_)) co_return;
+    if (aborted) co_return;
     if (server_gone_) {
       client_read_cancel_.emit(asio::cancellation_type::terminal);
       co_return;
