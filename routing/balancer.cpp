@@ -1,6 +1,8 @@
 // Choosing a standby for a read: the eligibility checks and the three balancing strategies.
 #include "routing/balancer.hpp"
 
+#include <cmath>
+
 namespace baton::routing {
 
 using health::NodeId;
@@ -147,10 +149,14 @@ NodeId Balancer::pick_power_of_two(const health::Topology& topology, const PickO
   const std::uint32_t load_first = at_or<std::uint32_t>(options.outstanding, first, 0);
   const std::uint32_t load_second = at_or<std::uint32_t>(options.outstanding, second, 0);
   if (load_first != load_second) return load_first < load_second ? first : second;
+  // Lag decides only where it clearly differs: probes of the primary and of each standby happen at
+  // different moments, so small differences are noise, and letting them decide would send every read
+  // of an unloaded cluster to whichever standby happened to be probed last.
   const NodeState& a = topology.nodes[first];
   const NodeState& b = topology.nodes[second];
-  if (a.lag_bytes != b.lag_bytes) return a.lag_bytes < b.lag_bytes ? first : second;
-  if (a.lag_seconds != b.lag_seconds) return a.lag_seconds < b.lag_seconds ? first : second;
+  const std::uint64_t bytes_apart = a.lag_bytes > b.lag_bytes ? a.lag_bytes - b.lag_bytes : b.lag_bytes - a.lag_bytes;
+  if (bytes_apart > kLagTieBytes) return a.lag_bytes < b.lag_bytes ? first : second;
+  if (std::abs(a.lag_seconds - b.lag_seconds) > kLagTieSeconds) return a.lag_seconds < b.lag_seconds ? first : second;
   return first;
 }
 

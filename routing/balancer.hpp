@@ -13,11 +13,16 @@ namespace baton::routing {
 
 // How a read picks among the eligible standbys of a cluster.
 //  kPowerOfTwo: draw two distinct standbys at random (weighted by weight), keep the one with fewer
-//               requests outstanding; a tie goes to the lower lag (bytes, then seconds), then the first draw.
+//               requests outstanding; a tie goes to the one lagging clearly less (by more than
+//               kLagTieBytes, else by more than kLagTieSeconds), else to the first draw.
 //  kRoundRobin: the next eligible standby in node order after the last one chosen (weights ignored).
 //  kWeighted:   one standby at random, with probability proportional to its weight.
 enum class Strategy { kPowerOfTwo, kRoundRobin, kWeighted };
 std::string_view to_string(Strategy s);  // "p2c", "round_robin", "weighted"
+
+// Lag differences up to these count as equal when p2c breaks a tie in load.
+inline constexpr std::uint64_t kLagTieBytes = 1u << 20;
+inline constexpr double kLagTieSeconds = 1.0;
 
 // Replication lag past which a standby leaves rotation. Zero means no limit.
 struct LagLimits {

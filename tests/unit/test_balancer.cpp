@@ -184,17 +184,35 @@ TEST_CASE("p2c: with two candidates the less loaded one always wins", "[balancer
   for (int i = 0; i < 50; ++i) CHECK(*b.pick(t, {.outstanding = short_load}).node == 2);
 }
 
-TEST_CASE("p2c: equal load goes to the lower lag, bytes first, then seconds", "[balancer]") {
+TEST_CASE("p2c: equal load goes to the standby lagging clearly less, bytes first, then seconds", "[balancer]") {
   Topology t = cluster(2);
   Balancer b(Strategy::kPowerOfTwo, 7);
   const std::array<std::uint32_t, 3> load{0, 4, 4};
-  t.nodes[1].lag_bytes = 800;
+  t.nodes[1].lag_bytes = kLagTieBytes + 301;
   t.nodes[2].lag_bytes = 300;
   t.nodes[2].lag_seconds = 9;  // seconds only break a tie in bytes
   for (int i = 0; i < 100; ++i) CHECK(*b.pick(t, {.outstanding = load}).node == 2);
-  t.nodes[1].lag_bytes = 300;
-  t.nodes[1].lag_seconds = 0.5;
+  t.nodes[1].lag_bytes = kLagTieBytes + 300;  // exactly kLagTieBytes apart: equal, seconds decide
+  t.nodes[1].lag_seconds = 7.5;
   for (int i = 0; i < 100; ++i) CHECK(*b.pick(t, {.outstanding = load}).node == 1);
+}
+
+TEST_CASE("p2c: lag differences within the tie margins leave the choice to the draw", "[balancer]") {
+  // Probes of the primary and the standbys happen at different moments, so an unloaded cluster shows
+  // small, steady lag differences; they must not send every read to one standby.
+  Topology t = cluster(2);
+  t.nodes[1].lag_bytes = 4096;
+  t.nodes[1].lag_seconds = 0.8;
+  t.nodes[2].lag_bytes = 0;
+  t.nodes[2].lag_seconds = 0;
+  Balancer b(Strategy::kPowerOfTwo, 11);
+  auto c = tally(b, t, {}, 2000);
+  CHECK(c[1] == Approx(1000).margin(120));
+  CHECK(c[2] == Approx(1000).margin(120));
+  // Past the margin the less lagging one takes every tie.
+  t.nodes[1].lag_bytes = kLagTieBytes + 1;
+  c = tally(b, t, {}, 200);
+  CHECK(c[2] == 200);
 }
 
 TEST_CASE("p2c: a single candidate is chosen whatever its load", "[balancer]") {
