@@ -2,7 +2,9 @@
 #include "proxy/net/stream.hpp"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -116,8 +118,63 @@ awaitable<error_code> Stream::write(asio::const_buffer buffer) {
     auto [ec, n] = co_await asio::async_write(*tls_, buffer, use_tuple);
     co_return ec;
   }
-  auto [ec, n] = co_await asio::async_write(*plain_, buffer, use_tuple);
-  co_return ec;
+  std::vector<asio::const_buffer> rest{buffer};
+  error_code ec;
+  if (write_now(rest, ec)) co_return ec;
+  auto [wec, n] = co_await asio::async_write(*plain_, rest, use_tuple);
+  co_return wec;
+}
+
+bool Stream::write_now(std::vector<asio::const_buffer>& buffers, error_code& ec) {
+  ec.clear();
+  if (tls_ || !plain_) return false;
+  std::array<iovec, 64> iov;
+  while (!buffers.empty()) {
+    const std::size_t count = std::min(buffers.size(), iov.size());
+    for (std::size_t i = 0; i < count; ++i) {
+      iov[i].iov_base = const_cast<void*>(buffers[i].data());
+      iov[i].iov_len = buffers[i].size();
+    }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = count;
+    const ssize_t sent = ::sendmsg(plain_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+      ec = error_code(errno, asio::error::get_system_category());
+      return true;
+    }
+    // Drop what was sent: whole buffers, then the front of a partly sent one.
+    auto left = static_cast<std::size_t>(sent);
+    std::size_t whole = 0;
+    while (whole < buffers.size() && buffers[whole].size() <= left) left -= buffers[whole++].size();
+    buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(whole));
+    if (left > 0) buffers.front() += left;
+  }
+  return true;
+}
+
+std::size_t Stream::read_now(asio::mutable_buffer buffer, error_code& ec) {
+  ec.clear();
+  if (tls_ || !plain_) {
+    ec = asio::error::would_block;
+    return 0;
+  }
+  for (;;) {
+    const ssize_t n = ::recv(plain_->native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      ec = asio::error::eof;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ec = asio::error::would_block;
+    } else {
+      ec = error_code(errno, asio::error::get_system_category());
+    }
+    return 0;
+  }
 }
 
 awaitable<error_code> Stream::tls_accept(asio::ssl::context& context) {

@@ -38,6 +38,17 @@ class Stream {
   awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
   awaitable<error_code> write(asio::const_buffer buffer);
 
+  // Without waiting, for the relay's hot path on plain sockets: no Asio operation, no completion to
+  // schedule, no coroutine. Neither may run while an asynchronous operation of the same direction
+  // is pending on this stream.
+  // Writes what the socket takes now and drops it from the front of `buffers`. True when done:
+  // everything written, or an error in `ec`. False when bytes are left (the socket's send buffer is
+  // full, or TLS, which writes nothing here): co_await write(buffers) for the rest.
+  bool write_now(std::vector<asio::const_buffer>& buffers, error_code& ec);
+  // Reads what the socket holds now: the byte count, or 0 with `ec` set: would_block when nothing
+  // is there yet (and always with TLS), eof when the peer closed, else the error.
+  std::size_t read_now(asio::mutable_buffer buffer, error_code& ec);
+
   // TLS upgrade as the server side (a client connecting to baton) or the client side (baton to a server).
   awaitable<error_code> tls_accept(asio::ssl::context& context);
   awaitable<error_code> tls_connect(asio::ssl::context& context, const std::string& server_name,

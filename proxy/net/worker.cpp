@@ -14,6 +14,11 @@ namespace baton::proxy {
 namespace {
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+// Statement texts whose classification a worker keeps per cluster, and the longest one it keeps:
+// at most 512 x 2 KiB of text, and an application's repeated statements fit many times over.
+constexpr std::size_t kClassifiedTexts = 512;
+constexpr std::size_t kClassifiedTextMax = 2048;
+
 std::size_t cluster_index(const Config& cfg, const std::string& name) {
   for (std::size_t i = 0; i < cfg.clusters.size(); ++i) {
     if (cfg.clusters[i].name == name) return i;
@@ -221,21 +226,30 @@ void Worker::apply_config() {
   }
   verifiers_.clear();    // passwords may have changed
   classifiers_.clear();  // volatile_functions may have changed
+  classified_.clear();
 }
 
 const routing::ClassifierOptions& Worker::classifier(std::size_t cluster) {
   const Config& cfg = config();
   if (classifiers_.size() != cfg.clusters.size()) {
     classifiers_.clear();
+    classified_.clear();
     for (const ClusterConfig& c : cfg.clusters) {
       routing::ClassifierOptions o;
       o.dialect = protocol::sql::Dialect::kPostgres;
       o.volatile_functions = routing::default_volatile_functions(o.dialect);
       o.volatile_functions.insert(o.volatile_functions.end(), c.volatile_functions.begin(), c.volatile_functions.end());
       classifiers_.push_back(std::move(o));
+      classified_.emplace_back(kClassifiedTexts, kClassifiedTextMax);
     }
   }
   return classifiers_[std::min(cluster, classifiers_.size() - 1)];
+}
+
+routing::Classification Worker::classify(std::size_t cluster, std::string_view sql, bool repeats) {
+  const routing::ClassifierOptions& options = classifier(cluster);
+  if (!repeats) return routing::classify(sql, options);
+  return classified_[std::min(cluster, classified_.size() - 1)].classify(sql, options);
 }
 
 metrics::WorkerMetrics& Worker::metrics() { return app_.metrics().for_worker(index_); }

@@ -21,6 +21,7 @@
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pg/server_conn.hpp"
 #include "routing/balancer.hpp"
+#include "routing/classification_cache.hpp"
 #include "routing/classifier.hpp"
 
 namespace baton::proxy {
@@ -53,6 +54,10 @@ class Worker {
   // The statement classifier's options for cluster `index`: built-in volatile functions plus the
   // cluster's volatile_functions.
   const routing::ClassifierOptions& classifier(std::size_t cluster);
+  // classify() with those options. Texts that tend to come back (extended-protocol Parse, prepared
+  // statements: `repeats`) are remembered per cluster, up to a bound; a simple Query's text carries
+  // its literals and is classified afresh.
+  routing::Classification classify(std::size_t cluster, std::string_view sql, bool repeats);
   void stop();            // stops the io_context and joins
   void post(std::function<void()> fn);
 
@@ -145,6 +150,7 @@ class Worker {
   std::vector<asio::steady_timer*> cluster_waiters_;
   bool draining_ = false;
   std::vector<routing::ClassifierOptions> classifiers_;  // per cluster, built on first use and at reload
+  std::vector<routing::ClassificationCache> classified_;  // per cluster, alongside classifiers_
   // Server connections by node slot and state as last told to metrics (active, idle, opening).
   std::vector<std::array<int, 3>> server_counts_;
 };

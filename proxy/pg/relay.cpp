@@ -1,5 +1,6 @@
 // The PostgreSQL relay: a client's messages to its server and the answers back, two pumps at once,
 // with prepared statements renamed and the server given back at transaction boundaries.
+#include <tuple>
 #include <utility>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -116,7 +117,12 @@ awaitable<bool> Session::serve() {
           if (draining_) continue;
           if (wait_ec) co_return false;
         }
-        auto [ec, n] = co_await client_.read_some(client_in_.prepare(5), client_read_cancel_.slot());
+        // The socket was readable: its bytes are most likely there to take without an Asio operation.
+        error_code ec;
+        std::size_t n = client_.read_now(client_in_.prepare(5), ec);
+        if (ec == asio::error::would_block) {
+          std::tie(ec, n) = co_await client_.read_some(client_in_.prepare(5), client_read_cancel_.slot());
+        }
         if (draining_ && (ec || n == 0)) continue;
         if (ec || n == 0) co_return false;
         worker_.metrics().on_client_bytes_received(listener_slot_, n);
@@ -158,9 +164,13 @@ awaitable<bool> Session::serve() {
         if (co_await fail_request(e) == End::kClose) co_return false;
         continue;
       }
-      if (ServerError e = co_await align_server(); !e.empty()) {
-        co_await send_fatal(e.sqlstate, e.message);
-        co_return false;
+      const std::string sql = alignment_sql();
+      if (!sql.empty()) {
+        ServerError e = co_await align_server(sql);
+        if (!e.empty()) {
+          co_await send_fatal(e.sqlstate, e.message);
+          co_return false;
+        }
       }
     }
     if (co_await attach_and_relay() == End::kClose) co_return false;
@@ -255,7 +265,9 @@ awaitable<bool> Session::relay_in_turn() {
       co_return true;
     }
     request_judged_ = false;  // (acquire_server judged the request now forwarded; the pumps judge the next)
-    if (!co_await flush_to_server()) co_return true;
+    error_code wec;
+    if (!write_to_server_now(wec)) wec = co_await server_->stream.write(server_gather_);
+    if (!flushed(wec)) co_return true;
     if (unsynced_ || client_stream_left_ > 0) co_return false;
     while (!expects_.empty()) {
       const bool aborted = co_await relay_server_answers();
@@ -295,26 +307,27 @@ bool Session::whole_client_message_buffered(std::size_t& need) const {
   return true;
 }
 
-awaitable<bool> Session::flush_to_server() {
-  bool sent = true;
-  if (!to_server_.empty()) {
-    server_gather_.clear();
-    for (const Piece& p : to_server_) {
-      server_gather_.emplace_back(p.data ? p.data : to_server_scratch_.data() + p.offset, p.size);
-    }
-    error_code ec = co_await server_->stream.write(server_gather_);
-    to_server_.clear();
-    if (ec) {
-      sent = false;
-      server_gone_ = true;
-      server_->stream.close();
-    }
+bool Session::write_to_server_now(error_code& ec) {
+  ec.clear();
+  server_gather_.clear();
+  if (to_server_.empty()) return true;
+  for (const Piece& p : to_server_) {
+    server_gather_.emplace_back(p.data ? p.data : to_server_scratch_.data() + p.offset, p.size);
+  }
+  return server_->stream.write_now(server_gather_, ec);
+}
+
+bool Session::flushed(error_code ec) {
+  to_server_.clear();
+  if (ec) {
+    server_gone_ = true;
+    server_->stream.close();
   }
   // Consumed also when the write failed: the request is lost with the server and answered with an
   // error, and must not run again on the next server connection (outside its transaction).
   client_in_.consume(client_processed_);
   client_processed_ = 0;
-  co_return sent;
+  return !ec;
 }
 
 awaitable<bool> Session::relay_server_answers() {
@@ -348,7 +361,8 @@ awaitable<bool> Session::relay_server_answers() {
       bytes += p.size;
     }
     worker_.metrics().on_client_bytes_sent(listener_slot_, bytes);
-    error_code wec = co_await client_.write(client_gather_);
+    error_code wec;
+    if (!client_.write_now(client_gather_, wec)) wec = co_await client_.write(client_gather_);
     if (wec) client_gone_ = true;
   }
   to_client_.clear();
@@ -391,8 +405,9 @@ awaitable<void> Session::client_pump() {
       server_read_cancel_.emit(asio::cancellation_type::terminal);
       co_return;
     }
-    const bool sent = co_await flush_to_server();
-    if (!sent) co_return;
+    error_code wec;
+    if (!write_to_server_now(wec)) wec = co_await server_->stream.write(server_gather_);
+    if (!flushed(wec)) co_return;
     if (client_gone_) {
       // Terminate, or the client closed: stop the server pump unless an answer is still coming.
       if (expects_.empty()) server_read_cancel_.emit(asio::cancellation_type::terminal);
@@ -485,7 +500,7 @@ bool Session::process_client_frames() {
                                     .replace_type = be::kEmptyQueryResponse, .replacement = deallocate_complete()});
           break;
         }
-        auto sets = note_statement(sql);
+        auto sets = note_statement(sql, false);
         expects_.push_back(Expect{.kind = Expect::Kind::kQuery, .sets = std::move(sets)});
         to_server_bytes(whole);
         break;
@@ -565,9 +580,8 @@ bool Session::process_client_frames() {
 bool Session::request_is_read() const {
   // The request waiting in the buffer: a simple Query, or extended-protocol messages up to their
   // Sync. It may go to a standby only if every statement in it is surely read-only (or hinted so).
-  const routing::ClassifierOptions& options = worker_.classifier(cluster_index_);
-  auto readable = [&](std::string_view sql) {
-    routing::Classification c = routing::classify(sql, options);
+  auto readable = [&](std::string_view sql, bool repeats) {
+    routing::Classification c = worker_.classify(cluster_index_, sql, repeats);
     if (c.hint) return *c.hint == routing::Target::kReplica;
     return c.read_only && c.pin == routing::PinReason::kNone && c.cls != routing::StatementClass::kEmpty;
   };
@@ -585,11 +599,11 @@ bool Session::request_is_read() const {
       case fe::kQuery: {
         auto q = fe::decode_query(frame.body);
         if (!protocol::is_ok(q)) return false;
-        return !any && readable(std::get<protocol::Decoded<fe::Query>>(q).value.sql);
+        return !any && readable(std::get<protocol::Decoded<fe::Query>>(q).value.sql, false);
       }
       case fe::kParse: {
         auto p = fe::decode_parse(frame.body);
-        if (!protocol::is_ok(p) || !readable(std::get<protocol::Decoded<fe::Parse>>(p).value.query)) return false;
+        if (!protocol::is_ok(p) || !readable(std::get<protocol::Decoded<fe::Parse>>(p).value.query, true)) return false;
         any = true;
         break;
       }
@@ -602,7 +616,7 @@ bool Session::request_is_read() const {
           break;
         }
         auto it = statements_.find(std::string(head->value.statement));
-        if (it == statements_.end() || !readable(it->second->query)) return false;
+        if (it == statements_.end() || !readable(it->second->query, true)) return false;
         any = true;
         break;
       }
@@ -619,8 +633,8 @@ bool Session::request_is_read() const {
   return false;
 }
 
-std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(std::string_view sql) {
-  routing::Classification c = routing::classify(sql, worker_.classifier(cluster_index_));
+std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(std::string_view sql, bool repeats) {
+  routing::Classification c = worker_.classify(cluster_index_, sql, repeats);
   if (c.pin != routing::PinReason::kNone && pin_ == routing::PinReason::kNone && mode_ == PoolMode::kTransaction) {
     pin_ = c.pin;
     worker_.metrics().session_pinned(listener_slot_);
@@ -634,7 +648,7 @@ std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(
 
 void Session::forward_parse(protocol::Bytes body, protocol::Bytes whole) {
   fe::Parse p = std::get<protocol::Decoded<fe::Parse>>(fe::decode_parse(body)).value;
-  auto sets = note_statement(p.query);
+  auto sets = note_statement(p.query, true);
   std::size_t from = to_server_scratch_.size();
   protocol::Writer w(to_server_scratch_);
   if (p.name.empty()) {
@@ -1040,7 +1054,8 @@ awaitable<ServerError> Session::acquire_server() {
       routing::Route r = routing::route(policy, access, worker_.balancer(cluster_index_), rt, options);
       note_route(r, attempt == 0);
       if (r.kind == routing::Route::Kind::kStandby) {
-        ServerError e = co_await acquire_node(r.node, pause_deadline);
+        ServerError e;
+        if (!attach_idle(r.node)) e = co_await acquire_node(r.node, pause_deadline);
         if (e.empty()) {
           attached(true, false, start);
           co_return e;
@@ -1061,7 +1076,8 @@ awaitable<ServerError> Session::acquire_server() {
     const health::Topology& topology = *worker_.topology(cluster_index_);
     const bool paused = worker_.writes_paused(cluster_index_);
     if (!paused && topology.has_writable_primary()) {
-      ServerError e = co_await acquire_node(*topology.primary, pause_deadline);
+      ServerError e;
+      if (!attach_idle(*topology.primary)) e = co_await acquire_node(*topology.primary, pause_deadline);
       if (e.empty()) {
         attached(false, access == routing::Access::kReadWrite, start);
         co_return e;
@@ -1115,21 +1131,37 @@ void Session::note_route(const routing::Route& r, bool first) {
   }
 }
 
-awaitable<ServerError> Session::acquire_node(std::size_t node_index, std::chrono::steady_clock::time_point deadline) {
+ServerPool& Session::node_pool(std::size_t node_index) {
   // The pool of (node, database, user): looked up once per node (pools live as long as the worker).
   if (node_pools_.size() <= node_index) node_pools_.resize(cluster_->nodes.size(), nullptr);
   ServerPool*& cached = node_pools_.at(node_index);
   if (cached == nullptr) cached = &worker_.pg_pool(*cluster_, cluster_->nodes.at(node_index), database_, *user_);
-  pool_ = cached;
+  return *cached;
+}
+
+bool Session::attach_idle(std::size_t node_index) {
+  pool_ = &node_pool(node_index);
+  ServerPool::Ptr conn = pool_->try_acquire();
+  if (!conn) return false;
+  attach(std::move(conn), node_index);
+  return true;
+}
+
+awaitable<ServerError> Session::acquire_node(std::size_t node_index, std::chrono::steady_clock::time_point deadline) {
+  pool_ = &node_pool(node_index);
   auto r = co_await pool_->acquire(deadline);
   if (!r.conn) co_return r.error;
-  server_ = std::move(r.conn);
+  attach(std::move(r.conn), node_index);
+  co_return ServerError{};
+}
+
+void Session::attach(ServerPool::Ptr conn, std::size_t node_index) {
+  server_ = std::move(conn);
   worker_.on_attach(cluster_index_, node_index);
   pool_->on_lease();
   expects_.clear();
   tx_ = be::TxStatus::kIdle;
   unsynced_ = false;
-  co_return ServerError{};
 }
 
 awaitable<Session::End> Session::fail_request(const ServerError& e) {
@@ -1156,8 +1188,9 @@ awaitable<Session::End> Session::fail_request(const ServerError& e) {
   co_return End::kContinue;
 }
 
-awaitable<ServerError> Session::align_server() {
-  std::string sql = sync_sql(wanted_, server_->state);
+std::string Session::alignment_sql() const { return sync_sql(wanted_, server_->state); }
+
+awaitable<ServerError> Session::align_server(const std::string& sql) {
   if (sql.empty()) co_return ServerError{};
   ServerError e = co_await run_internal_query(*server_, sql);
   if (e.empty()) server_->state.other = wanted_.other;

@@ -344,12 +344,13 @@ awaitable<Session::End> Session::greet() {
   for (const auto& [name, value] : server_->login_params.items()) {
     if (is_tracked_reported(name) && wanted_.reported.get(name) == nullptr) wanted_.reported.set(name, value);
   }
-  if (ServerError e = co_await align_server(); !e.empty()) {
+  const std::string sql = alignment_sql();
+  if (ServerError e = co_await align_server(sql); !e.empty()) {
     co_await send_fatal(e.sqlstate, e.message);
     co_return End::kClose;
   }
   // Report what the server now has (normalised values, e.g. DateStyle "ISO, MDY").
-  ParamSet normalised;
+  ReportedParams normalised;
   for (const auto& [name, value] : wanted_.reported.items()) {
     const std::string* have = server_->state.reported.get(name);
     normalised.set(name, have ? *have : value);

@@ -96,7 +96,11 @@ class Session {
   awaitable<void> client_pump();
   awaitable<void> server_pump();
   awaitable<bool> relay_in_turn();         // true: the attachment is over; false: the pumps go on
-  awaitable<bool> flush_to_server();       // false: the server connection failed
+  // Forwarding the processed client bytes, without a coroutine when the socket takes them at once:
+  //   error_code ec; if (!write_to_server_now(ec)) ec = co_await server_->stream.write(server_gather_);
+  //   if (!flushed(ec)) ... the server connection failed.
+  bool write_to_server_now(error_code& ec);  // true: nothing left to write (or failed: ec)
+  bool flushed(error_code ec);               // consumes what was forwarded; false: the server is gone
   awaitable<bool> relay_server_answers();  // one read of answers, relayed; true: the read was cancelled
   bool whole_client_message_buffered(std::size_t& need) const;  // else `need`: bytes still missing
   bool process_client_frames();   // forwards what is buffered; false on a fatal client error
@@ -106,11 +110,18 @@ class Session {
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
   awaitable<ServerError> acquire_server();
   awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);
+  // An idle pooled connection to `node` attached at once, without a coroutine; else acquire_node().
+  bool attach_idle(std::size_t node);
+  ServerPool& node_pool(std::size_t node);
+  void attach(ServerPool::Ptr conn, std::size_t node);
   awaitable<End> fail_request(const ServerError& e);
   void note_route(const routing::Route& r, bool first);
   // A server connection was had (a standby for a read, or the primary): routing state and metrics.
-  void attached(bool standby, bool write, std::chrono::steady_clock::time_point start);  // answer the waiting request with an error
-  awaitable<ServerError> align_server();
+  void attached(bool standby, bool write, std::chrono::steady_clock::time_point start);
+  // The attached server connection's session parameters made the client's: the SQL that does it
+  // (empty: nothing to do, mostly), then running it.
+  std::string alignment_sql() const;
+  awaitable<ServerError> align_server(const std::string& sql);  // sql outlives the await
 
   // Prepared statements (relay.cpp).
   void forward_parse(protocol::Bytes body, protocol::Bytes whole);
@@ -127,7 +138,7 @@ class Session {
   void apply_sets(const std::vector<routing::SessionSet>& sets);
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate, std::string_view message);
   awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
-  std::shared_ptr<const std::vector<routing::SessionSet>> note_statement(std::string_view sql);
+  std::shared_ptr<const std::vector<routing::SessionSet>> note_statement(std::string_view sql, bool repeats);
   bool request_is_read() const;  // the buffered request may go to a standby
   bool set_target_session_attrs(std::string_view value);  // false: not a value libpq knows
 

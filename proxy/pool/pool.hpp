@@ -78,6 +78,9 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
+  // An idle connection, if one is there (no waiting, no login): the caller's path without a coroutine.
+  Ptr try_acquire() { return take_idle(); }
+
   // Takes an idle connection, opens one within limits, or waits until `deadline`.
   awaitable<Opened> acquire(TimePoint deadline) {
     for (;;) {
