@@ -58,10 +58,6 @@ bool iequals(std::string_view text, std::string_view lower_text) {
   return true;
 }
 
-bool Token::is_word(std::string_view lower_text) const {
-  return kind == TokenKind::kWord && iequals(text, lower_text);
-}
-
 Token Lexer::fail(LexError e, std::size_t start) {
   error_ = e;
   done_ = true;

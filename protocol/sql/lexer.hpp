@@ -37,6 +37,9 @@ std::string_view to_string(Dialect d);
 std::string_view to_string(TokenKind k);
 std::string_view to_string(LexError e);
 
+// ASCII case-insensitive equality; `lower` must already be lowercase.
+bool iequals(std::string_view text, std::string_view lower);
+
 // A token is a view into the lexer's input, exactly as written (quotes and delimiters included).
 struct Token {
   TokenKind kind = TokenKind::kEnd;
@@ -45,7 +48,10 @@ struct Token {
 
   bool is(TokenKind k) const { return kind == k; }
   // A kWord equal to `lower` (which must be lowercase ASCII), compared without copying.
-  bool is_word(std::string_view lower) const;
+  // Inline: the classifier asks this of every word many times, and most answers are a length mismatch.
+  bool is_word(std::string_view lower) const {
+    return kind == TokenKind::kWord && text.size() == lower.size() && iequals(text, lower);
+  }
   // A kOperator whose text is exactly `op`.
   bool is_op(std::string_view op) const { return kind == TokenKind::kOperator && text == op; }
 };
@@ -85,9 +91,6 @@ class Lexer {
   bool done_ = false;
   int executable_comments_ = 0;  // MySQL /*! ... */ currently open
 };
-
-// ASCII case-insensitive equality; `lower` must already be lowercase.
-bool iequals(std::string_view text, std::string_view lower);
 
 // The text of a kComment token without its delimiters (--, #, /* */), untrimmed.
 std::string_view comment_body(std::string_view comment);

@@ -45,17 +45,37 @@ const std::string* ParamSet::get(std::string_view name) const {
   return nullptr;
 }
 
-bool is_tracked_reported(std::string_view name) {
-  // Checked for every parameter at every server attachment: the six names differ in length.
+int tracked_reported_index(std::string_view name) {
+  // Checked for every parameter at every server attachment: the six names differ in length, and are
+  // almost always spelled as PostgreSQL reports them (one memcmp before folding case).
+  auto is = [name](std::string_view known) { return name == known || iequals(name, known); };
   switch (name.size()) {
-    case 8: return iequals(name, "TimeZone");
-    case 9: return iequals(name, "DateStyle");
-    case 13: return iequals(name, "IntervalStyle");
-    case 15: return iequals(name, "client_encoding");
-    case 16: return iequals(name, "application_name");
-    case 27: return iequals(name, "standard_conforming_strings");
-    default: return false;
+    case 8: return is("TimeZone") ? 0 : -1;
+    case 9: return is("DateStyle") ? 1 : -1;
+    case 13: return is("IntervalStyle") ? 2 : -1;
+    case 15: return is("client_encoding") ? 3 : -1;
+    case 16: return is("application_name") ? 4 : -1;
+    case 27: return is("standard_conforming_strings") ? 5 : -1;
+    default: return -1;
   }
+}
+
+bool is_tracked_reported(std::string_view name) { return tracked_reported_index(name) >= 0; }
+
+void ReportedParams::set(std::string_view name, std::string_view value) {
+  all_.set(name, value);
+  if (int i = tracked_reported_index(name); i >= 0) {
+    tracked_[static_cast<std::size_t>(i)].assign(value);
+    present_ = static_cast<std::uint8_t>(present_ | (1u << i));
+  }
+}
+
+bool ReportedParams::tracked_agree_in(const ReportedParams& other) const {
+  if ((present_ & other.present_) != present_) return false;
+  for (std::size_t i = 0; i < kTrackedReported; ++i) {
+    if ((present_ & (1u << i)) != 0 && tracked_[i] != other.tracked_[i]) return false;
+  }
+  return true;
 }
 
 std::string quote_literal(std::string_view value) {
@@ -79,8 +99,8 @@ void append_statement(std::string& sql, std::string_view stmt) {
 
 std::string sync_sql(const SessionParams& client, const SessionParams& server) {
   std::string sql;
-  // The common case in transaction pooling: the connection already has exactly the client's state.
-  if (client.reported == server.reported && client.other == server.other) return sql;
+  // The common case in transaction pooling: the connection already has the client's state.
+  if (client.other == server.other && client.reported.tracked_agree_in(server.reported)) return sql;
   for (const auto& [name, value] : client.reported.items()) {
     if (!is_tracked_reported(name)) continue;
     const std::string* have = server.reported.get(name);

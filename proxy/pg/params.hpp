@@ -1,6 +1,9 @@
 // Session parameters in transaction pooling: what a client set, what a server connection has, the SQL that aligns them.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,11 +31,32 @@ bool iequals(std::string_view a, std::string_view b);
 // Parameters PostgreSQL reports with ParameterStatus that a client may change and that baton
 // therefore carries from server connection to server connection.
 bool is_tracked_reported(std::string_view name);
+inline constexpr std::size_t kTrackedReported = 6;
+// The tracked parameter's slot (0 .. kTrackedReported - 1), or -1.
+int tracked_reported_index(std::string_view name);
+
+// Reported parameters (ParameterStatus), the tracked ones also kept in fixed slots: whether a
+// server connection has a client's tracked values is then a few string compares, checked at
+// every attachment in transaction pooling.
+class ReportedParams {
+ public:
+  void set(std::string_view name, std::string_view value);
+  const std::string* get(std::string_view name) const { return all_.get(name); }
+  const std::vector<std::pair<std::string, std::string>>& items() const { return all_.items(); }
+  // Every tracked parameter set here is set to the same value in `other`.
+  bool tracked_agree_in(const ReportedParams& other) const;
+  bool operator==(const ReportedParams& o) const { return all_ == o.all_; }
+
+ private:
+  ParamSet all_;
+  std::array<std::string, kTrackedReported> tracked_;
+  std::uint8_t present_ = 0;  // bit i: tracked_[i] is set
+};
 
 // The state a server connection must have for a client: reported parameters by value (as the
 // server reported them) and other session SETs by their SQL text (as the client wrote them).
 struct SessionParams {
-  ParamSet reported;
+  ReportedParams reported;
   ParamSet other;
 };
 

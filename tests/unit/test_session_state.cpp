@@ -59,6 +59,39 @@ TEST_CASE("sync_sql aligns a server connection with what the client set", "[sess
   CHECK(sync_sql(a, b) == "SET TimeZone TO 'UTC'");
 }
 
+TEST_CASE("sync_sql: a server reporting more than the client tracks needs nothing; a missing one is set",
+          "[session-state]") {
+  // A server connection reports every parameter PostgreSQL 15 sends at login; a client's wanted
+  // state holds only the tracked ones.
+  SessionParams client;
+  SessionParams server;
+  for (const char* name : {"application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+                           "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
+                           "server_version", "session_authorization", "standard_conforming_strings", "TimeZone"}) {
+    server.reported.set(name, std::string("v-") + name);
+  }
+  client.reported.set("client_encoding", "v-client_encoding");
+  client.reported.set("timezone", "v-TimeZone");  // spelled otherwise: the same slot
+  CHECK(client.reported.tracked_agree_in(server.reported));
+  CHECK_FALSE(server.reported.tracked_agree_in(client.reported));  // the server has tracked values the client lacks
+  CHECK(sync_sql(client, server).empty());
+  client.reported.set("IntervalStyle", "iso_8601");
+  CHECK_FALSE(client.reported.tracked_agree_in(server.reported));
+  CHECK(sync_sql(client, server) == "SET IntervalStyle TO 'iso_8601'");
+  // A tracked parameter the server never reported.
+  SessionParams bare;
+  bare.reported.set("server_version", "15.0");
+  CHECK(sync_sql(client, bare) ==
+        "SET client_encoding TO 'v-client_encoding'; SET timezone TO 'v-TimeZone'; SET IntervalStyle TO 'iso_8601'");
+  // Untracked values never count.
+  SessionParams untracked;
+  untracked.reported.set("server_version", "16.1");
+  CHECK(untracked.reported.tracked_agree_in(bare.reported));
+  CHECK(sync_sql(untracked, bare).empty());
+  CHECK(tracked_reported_index("TimeZone") == tracked_reported_index("TIMEZONE"));
+  CHECK(tracked_reported_index("server_version") == -1);
+}
+
 TEST_CASE("the reported parameters baton carries between server connections", "[session-state]") {
   for (const char* name : {"client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "application_name",
                            "standard_conforming_strings", "timezone", "DATESTYLE", "Application_Name"}) {
