@@ -97,6 +97,14 @@ run_binary() {
 }
 
 summaries=()
+# The layering and coroutine rules (README, "Layout"): a breach fails the run like a failed test.
+if bash tests/check_layers.sh; then
+  summaries+=("check_layers: ok")
+else
+  summaries+=("check_layers: FAILED")
+  status=1
+  total_failed=$((total_failed + 1))
+fi
 run_binary unit 600 "$@"
 run_binary integration 1500 "$@"
 cleanup

@@ -68,7 +68,7 @@ json::object pool_json(const PoolView& p) {
 json::object listener_json(const ListenerView& l) {
   return {{"name", l.name},       {"protocol", l.protocol}, {"host", l.host},     {"port", l.port},
           {"cluster", l.cluster}, {"role", l.role},         {"up", l.up},         {"active", l.active},
-          {"waiting", l.waiting}, {"idle", l.idle}};
+          {"waiting", l.waiting}, {"idle", l.idle},     {"idle_hot", l.idle_hot}};
 }
 
 // --- the target: path segments and query parameters ---
@@ -241,14 +241,15 @@ HttpResponse get(Endpoint e, const Target& t, const AdminView& view) {
     }
     case Endpoint::kClients: {
       json::array out;
-      int active = 0, waiting = 0, idle = 0;
+      int active = 0, waiting = 0, idle = 0, idle_hot = 0;
       for (const ListenerView& l : view.listeners) {
         out.push_back(listener_json(l));
         active += l.active;
         waiting += l.waiting;
         idle += l.idle;
+        idle_hot += l.idle_hot;
       }
-      json::object total{{"active", active}, {"waiting", waiting}, {"idle", idle}};
+      json::object total{{"active", active}, {"waiting", waiting}, {"idle", idle}, {"idle_hot", idle_hot}};
       return json_response(200, json::object{{"total", std::move(total)}, {"listeners", std::move(out)}});
     }
     case Endpoint::kEvents: {

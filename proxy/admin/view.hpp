@@ -64,6 +64,7 @@ struct ListenerView {
   int active = 0;    // clients with a server connection
   int waiting = 0;   // clients queued for one
   int idle = 0;      // clients between transactions
+  int idle_hot = 0;  // of those, waiting for their next request with their coroutine (active lately)
 };
 
 struct EventView {

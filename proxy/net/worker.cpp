@@ -103,6 +103,22 @@ awaitable<void> Worker::accept_loop(Listener& l) {
   }
 }
 
+void Worker::hot_wait_begin(pg::Session* s) {
+  s->set_hot(hot_.size(), hot_round_, true);
+  hot_.push_back(s);
+}
+
+void Worker::hot_wait_end(pg::Session* s) {
+  if (!s->in_hot_wait()) return;
+  const std::size_t i = s->hot_index();
+  s->set_hot(0, 0, false);
+  if (i + 1 < hot_.size()) {  // the last one takes its place
+    hot_[i] = hot_.back();
+    hot_[i]->set_hot(i, hot_[i]->hot_round(), true);
+  }
+  hot_.pop_back();
+}
+
 awaitable<void> Worker::maintain_loop() {
   for (;;) {
     maintain_timer_->expires_after(std::chrono::seconds(1));
@@ -110,6 +126,12 @@ awaitable<void> Worker::maintain_loop() {
     if (ec) co_return;
     auto now = SteadyClock::now();
     publish_server_counts();
+    // Hot waits begun before this tick: those clients sent nothing for a second. Ending a wait only
+    // cancels its read (the completion runs later), so the list does not change in this loop.
+    for (pg::Session* s : hot_) {
+      if (s->hot_round() < hot_round_) s->end_hot_wait();
+    }
+    ++hot_round_;
     for (auto& [key, entry] : pools_) {
       entry.pool->maintain(now);
       if (log::enabled(log::Level::kDebug)) {
@@ -285,6 +307,7 @@ void Worker::add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin:
         case metrics::ClientState::kWaiting: ++l.waiting; break;
         case metrics::ClientState::kIdle: ++l.idle; break;
       }
+      if (session->in_hot_wait()) ++l.idle_hot;
     }
   }
 }

@@ -82,6 +82,14 @@ class Worker {
 
   std::size_t session_count() const { return sessions_.size(); }
 
+  // Hot waits: a session whose client just had a request answered waits for the next one with its
+  // coroutine (a read), instead of parking and being resumed once per transaction. The maintenance
+  // tick (1 s) ends every hot wait that has lasted a whole tick: that client is idle, its session
+  // parks. O(1) each, no allocation once the list has grown.
+  void hot_wait_begin(pg::Session* s);
+  void hot_wait_end(pg::Session* s);
+  std::size_t hot_wait_count() const { return hot_.size(); }
+
   // What the control plane last told this worker about cluster `index` (config order): its
   // topology (never null once started) and whether new transactions that need the primary wait.
   const health::TopologyPtr& topology(std::size_t cluster) const { return clusters_[cluster].topology; }
@@ -142,6 +150,8 @@ class Worker {
   std::vector<Listener> listeners_;
   std::unordered_map<std::string, PoolEntry> pools_;
   std::unordered_map<std::uint32_t, pg::Session*> sessions_;
+  std::vector<pg::Session*> hot_;  // sessions in a hot wait (each knows its index)
+  std::uint64_t hot_round_ = 1;    // maintenance ticks so far: a hot wait begun in an earlier one ends
   std::uint32_t next_session_ = 1;
   pg::StatementRegistry statements_;
   std::unordered_map<const UserConfig*, protocol::pg::scram::Verifier> verifiers_;

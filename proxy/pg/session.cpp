@@ -37,6 +37,7 @@ Session::Session(Worker& worker, const ListenerConfig& listener, tcp::socket soc
 }
 
 Session::~Session() {
+  worker_.hot_wait_end(this);  // (a no-op: every hot wait ends before its coroutine does)
   if (pid_ != 0) worker_.unregister_session(pid_);
   if (server_) finish_server(false);
   if (admitted_) worker_.app().release_client();

@@ -73,6 +73,17 @@ class Session {
   metrics::ClientState client_state() const { return client_state_; }
   // Shutting down: an idle session ends now (FATAL 57P01), a busy one at its transaction's end.
   void drain();
+  // Its place in the worker's list of hot waits (Worker::hot_wait_begin), and the tick it began in.
+  void set_hot(std::size_t index, std::uint64_t round, bool in_wait) {
+    hot_index_ = index;
+    hot_round_ = round;
+    in_hot_wait_ = in_wait;
+  }
+  std::size_t hot_index() const { return hot_index_; }
+  bool in_hot_wait() const { return in_hot_wait_; }
+  std::uint64_t hot_round() const { return hot_round_; }
+  // The client stayed idle: the hot wait's read is cancelled and the session parks.
+  void end_hot_wait() { client_read_cancel_.emit(asio::cancellation_type::terminal); }
 
  private:
   enum class End { kContinue, kClose };
@@ -153,6 +164,9 @@ class Session {
   // coroutine frames would cost more memory than the rest of the session.
   bool parked_ = false;
   bool woken_ = false;  // resumed from parking: the client's socket is readable
+  bool in_hot_wait_ = false;
+  std::size_t hot_index_ = 0;
+  std::uint64_t hot_round_ = 0;
 
   // Metrics: this session's listener slot, its state as counted, batch and transaction start times.
   void set_client_state(metrics::ClientState s);

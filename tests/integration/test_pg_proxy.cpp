@@ -34,6 +34,7 @@ std::string clients_dir() { return baton::test::source_dir() + "/tests/integrati
 // What a test changes in the configuration; everything else is the same small setup.
 struct Setup {
   int listen_port = 0;
+  int admin_port = 0;  // 0: any free port
   int workers = 2;
   std::string general;     // extra lines under [general]
   std::string pool;        // extra lines under [pool] (after mode and pool_size)
@@ -57,7 +58,7 @@ std::string nodes_toml(const PgCluster& c) {
 
 std::string config(const PgCluster& c, const Setup& s) {
   return "[general]\nworkers = " + std::to_string(s.workers) + "\nlog_level = \"info\"\n" + s.general +
-         "\n[admin]\nlisten = \"127.0.0.1:" + std::to_string(free_port()) + "\"\n" +
+         "\n[admin]\nlisten = \"127.0.0.1:" + std::to_string(s.admin_port != 0 ? s.admin_port : free_port()) + "\"\n" +
          "\n[pool]\nmode = \"" + s.mode + "\"\npool_size = " + std::to_string(s.pool_size) +
          "\nmax_client_conn = " + std::to_string(s.max_client_conn) + "\n" + s.pool +
          "\n[[listeners]]\nname = \"pg\"\nlisten = \"127.0.0.1:" + std::to_string(s.listen_port) +
@@ -373,6 +374,28 @@ TEST_CASE("session pooling: one backend per client, reset when it leaves", "[pro
   }
   CHECK(last == "DISCARD ALL|idle");
   CHECK(backends(c, "app") == 1);
+}
+
+TEST_CASE("an active client waits hot for its next request; after a second or two idle it parks", "[proxy]") {
+  PgCluster& c = PgCluster::shared();
+  Setup s;
+  s.listen_port = free_port();
+  s.admin_port = free_port();
+  BatonProcess baton(config(c, s), {s.listen_port});
+  RunResult r = python("hot_wait.py", std::to_string(s.listen_port) + " " + std::to_string(s.admin_port), 60s);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // Logged in and left alone: parked. Answered: hot. Quiet for 2.6 s (the maintenance tick is 1 s;
+  // a hot wait ends at the first tick after a whole one): parked again, and the next query works.
+  CHECK(value_of(r.output, "hot_after_login_and_quiet") == "0");
+  CHECK(value_of(r.output, "hot_after_query") == "1");
+  CHECK(value_of(r.output, "hot_after_quiet") == "0");
+  CHECK(value_of(r.output, "answer_after_park") == "42");
+  CHECK(value_of(r.output, "hot_after_second_query") == "1");
+  // Ten clients, each with one query answered, then all quiet: every one parks; all answer again.
+  CHECK(value_of(r.output, "hot_with_ten") == "10");
+  CHECK(value_of(r.output, "hot_with_ten_after_quiet") == "0");
+  CHECK(value_of(r.output, "ten_answers_after_park") == "45");
 }
 
 TEST_CASE("a cancel request through baton stops the query with 57014 and the session goes on", "[proxy]") {

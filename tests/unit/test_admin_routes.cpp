@@ -33,8 +33,8 @@ AdminView make_view() {
   eu.failover_state = "healthy";
   eu.nodes.push_back({"e1", "10.1.0.1", 5432, NodeRole::kPrimary, NodeHealth::kUp, 0, 0, 1, 1, 0, false});
   v.clusters = {main, eu};
-  v.listeners.push_back({"pg", "postgres", "127.0.0.1", 6432, "main", "split", true, 3, 1, 20});
-  v.listeners.push_back({"pg_ro", "postgres", "127.0.0.1", 6433, "main", "replica", true, 2, 0, 5});
+  v.listeners.push_back({"pg", "postgres", "127.0.0.1", 6432, "main", "split", true, 3, 1, 20, 4});
+  v.listeners.push_back({"pg_ro", "postgres", "127.0.0.1", 6433, "main", "replica", true, 2, 0, 5, 1});
   v.pools.push_back({"main", "a", "app", "alice", "transaction", 20, 3, 5, 1, 1});
   v.pools.push_back({"main", "b", "app", "alice", "transaction", 20, 2, 0, 0, 0});
   v.pools.push_back({"eu west", "e1", "app", "bob", "session", 10, 0, 2, 0, 0});
@@ -224,6 +224,7 @@ TEST_CASE("GET /api/v1/clients counts clients per listener and in total", "[admi
   CHECK(total.at("active").to_number<int>() == 5);
   CHECK(total.at("waiting").to_number<int>() == 1);
   CHECK(total.at("idle").to_number<int>() == 25);
+  CHECK(total.at("idle_hot").to_number<int>() == 5);
   const json::array& ls = o.at("listeners").as_array();
   REQUIRE(ls.size() == 2);
   const json::object& l = ls[0].as_object();
@@ -237,6 +238,7 @@ TEST_CASE("GET /api/v1/clients counts clients per listener and in total", "[admi
   CHECK(l.at("active").to_number<int>() == 3);
   CHECK(l.at("waiting").to_number<int>() == 1);
   CHECK(l.at("idle").to_number<int>() == 20);
+  CHECK(l.at("idle_hot").to_number<int>() == 4);
 }
 
 TEST_CASE("GET /api/v1/events gives UTC times and texts", "[admin]") {

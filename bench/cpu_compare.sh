@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench/cpu_compare.sh: proxy CPU per transaction of running endpoints, interleaved, medians of rounds.
+#
+#   bench/cpu_compare.sh [--clients N] [--mode simple|extended|prepared] [--rounds R] [--duration S]
+#                        NAME:PORT:PID [NAME:PORT:PID ...]
+#
+# For each round, one `pgbench -n -S` run of --duration seconds through every endpoint in turn
+# (127.0.0.1:PORT, the proxy process PID); the proxy's user and system time per transaction come
+# from /proc/PID/stat before and after. Round 0 warms up and is not counted. Prints every round,
+# then per endpoint the median TPS, user, system and total CPU microseconds per transaction.
+# A quick A/B of two builds (or baton against PgBouncer) on a shared, noisy machine: the
+# endpoints alternate, so a burst of load elsewhere hits all of them alike.
+# Connection settings come from the usual libpq variables: PGUSER (default app), PGDATABASE
+# (default app), PGPASSWORD. The database needs pgbench's tables (pgbench -i).
+set -euo pipefail
+
+clients=16 mode=simple rounds=5 duration=5
+while [[ $# -gt 0 && $1 == --* ]]; do
+  case $1 in
+    --clients) clients=$2; shift 2 ;;
+    --mode) mode=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    *) echo "cpu_compare: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ $mode =~ ^(simple|extended|prepared)$ ]] || { echo "cpu_compare: --mode must be simple, extended or prepared" >&2; exit 2; }
+[[ $clients =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ && $duration =~ ^[1-9][0-9]*$ ]] ||
+  { echo "cpu_compare: --clients, --rounds and --duration take positive integers" >&2; exit 2; }
+(($# > 0)) || { echo "usage: bench/cpu_compare.sh [options] NAME:PORT:PID ..." >&2; exit 2; }
+for e in "$@"; do
+  IFS=: read -r _ port pid <<<"$e"
+  [[ $port =~ ^[0-9]+$ && $pid =~ ^[0-9]+$ ]] || { echo "cpu_compare: '$e' is not NAME:PORT:PID" >&2; exit 2; }
+  [[ -r /proc/$pid/stat ]] || { echo "cpu_compare: no process $pid" >&2; exit 2; }
+done
+
+pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n1)
+[[ -x $pgbench ]] || { echo "cpu_compare: pgbench not found (postgresql-contrib / postgresql-15)" >&2; exit 2; }
+export PGUSER=${PGUSER:-app} PGDATABASE=${PGDATABASE:-app} PGSSLMODE=${PGSSLMODE:-disable}
+ticks=$(getconf CLK_TCK)
+threads=2
+((clients < threads)) && threads=$clients
+
+# utime and stime (fields 14 and 15; the command name in field 2 may hold spaces).
+cpu_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for ((r = 0; r <= rounds; r++)); do
+  for e in "$@"; do
+    IFS=: read -r name port pid <<<"$e"
+    read -r u0 s0 < <(cpu_ticks "$pid")
+    out=$("$pgbench" -n -S -M "$mode" -c "$clients" -j "$threads" -T "$duration" -h 127.0.0.1 -p "$port" 2>&1) || {
+      echo "cpu_compare: pgbench through $name failed:" >&2
+      tail -n 5 <<<"$out" >&2
+      exit 1
+    }
+    read -r u1 s1 < <(cpu_ticks "$pid")
+    n=$(awk '/actually processed/ {split($NF, a, "/"); print a[1]}' <<<"$out")
+    tps=$(awk '/^tps/ {printf "%d", $3}' <<<"$out")
+    ((r == 0)) && continue
+    line=$(awk -v n="$n" -v t="$ticks" -v du=$((u1 - u0)) -v ds=$((s1 - s0)) -v tps="$tps" -v name="$name" -v r="$r" \
+      'BEGIN {printf "%s round=%d tps=%d user_us=%.1f sys_us=%.1f\n", name, r, tps, du * 1e6 / t / n, ds * 1e6 / t / n}')
+    echo "$line"
+    echo "$line" >>"$results"
+  done
+done
+
+echo "medians over $rounds rounds ($mode, $clients clients, ${duration} s each):"
+/usr/bin/python3 - "$results" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, *fields = line.split()
+    rows.setdefault(name, []).append({k: float(v) for k, v in (f.split("=") for f in fields)})
+for name, rs in rows.items():
+    med = lambda key: statistics.median(key(r) for r in rs)
+    print(f"  {name}: tps {med(lambda r: r['tps']):.0f}, user {med(lambda r: r['user_us']):.1f} us, "
+          f"system {med(lambda r: r['sys_us']):.1f} us, total {med(lambda r: r['user_us'] + r['sys_us']):.1f} us per transaction")
+EOF

@@ -1,0 +1,49 @@
+# Hot waits and parking as the admin API counts them: idle clients with and without their coroutine.
+# Usage: hot_wait.py PORT ADMIN_PORT. Prints key=value lines.
+import json
+import sys
+import time
+import urllib.request
+
+import psycopg2
+
+port, admin = int(sys.argv[1]), int(sys.argv[2])
+dsn = "host=127.0.0.1 port=%d user=app password=app-secret dbname=app sslmode=disable" % port
+QUIET = 2.6  # longer than two maintenance ticks of 1 s
+
+
+def hot():
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/clients" % admin, timeout=10) as r:
+        return json.load(r)["total"]["idle_hot"]
+
+
+def query(conn, sql):
+    cur = conn.cursor()
+    cur.execute(sql)
+    return cur.fetchone()[0]
+
+
+conn = psycopg2.connect(dsn)
+conn.autocommit = True
+time.sleep(QUIET)
+print("hot_after_login_and_quiet=%d" % hot())
+query(conn, "SELECT 1")
+print("hot_after_query=%d" % hot())
+time.sleep(QUIET)
+print("hot_after_quiet=%d" % hot())
+print("answer_after_park=%d" % query(conn, "SELECT 42"))
+print("hot_after_second_query=%d" % hot())
+
+others = [psycopg2.connect(dsn) for _ in range(10)]
+for i, o in enumerate(others):
+    o.autocommit = True
+    query(o, "SELECT %d" % i)
+# The first client may still be hot too; count the ten only.
+first_hot = 1 if hot() > 10 else 0
+print("hot_with_ten=%d" % (hot() - first_hot))
+time.sleep(QUIET)
+print("hot_with_ten_after_quiet=%d" % hot())
+print("ten_answers_after_park=%d" % sum(query(o, "SELECT %d" % i) for i, o in enumerate(others)))
+for o in others:
+    o.close()
+conn.close()
