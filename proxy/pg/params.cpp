@@ -20,14 +20,15 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-void ParamSet::set(std::string_view name, std::string_view value) {
-  for (auto& [n, v] : items_) {
-    if (iequals(n, name)) {
-      v.assign(value);
-      return;
+std::size_t ParamSet::set(std::string_view name, std::string_view value) {
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    if (iequals(items_[i].first, name)) {
+      items_[i].second.assign(value);
+      return i;
     }
   }
   items_.emplace_back(std::string(name), std::string(value));
+  return items_.size() - 1;
 }
 
 void ParamSet::erase(std::string_view name) {
@@ -63,17 +64,17 @@ int tracked_reported_index(std::string_view name) {
 bool is_tracked_reported(std::string_view name) { return tracked_reported_index(name) >= 0; }
 
 void ReportedParams::set(std::string_view name, std::string_view value) {
-  all_.set(name, value);
-  if (int i = tracked_reported_index(name); i >= 0) {
-    tracked_[static_cast<std::size_t>(i)].assign(value);
-    present_ = static_cast<std::uint8_t>(present_ | (1u << i));
-  }
+  const std::size_t at = all_.set(name, value);
+  // (More than 254 reported parameters would be news: such an entry is simply not tracked.)
+  if (int i = tracked_reported_index(name); i >= 0 && at < kAbsent) at_[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(at);
 }
 
 bool ReportedParams::tracked_agree_in(const ReportedParams& other) const {
-  if ((present_ & other.present_) != present_) return false;
+  const auto& mine = all_.items();
+  const auto& theirs = other.all_.items();
   for (std::size_t i = 0; i < kTrackedReported; ++i) {
-    if ((present_ & (1u << i)) != 0 && tracked_[i] != other.tracked_[i]) return false;
+    if (at_[i] == kAbsent) continue;
+    if (other.at_[i] == kAbsent || mine[at_[i]].second != theirs[other.at_[i]].second) return false;
   }
   return true;
 }

@@ -15,7 +15,8 @@ namespace baton::proxy::pg {
 // as first given (PostgreSQL reports "DateStyle", a SET may say "datestyle").
 class ParamSet {
  public:
-  void set(std::string_view name, std::string_view value);
+  // Returns the entry's index (entries keep their place: nothing is inserted before them).
+  std::size_t set(std::string_view name, std::string_view value);
   void erase(std::string_view name);
   void clear() { items_.clear(); }
   const std::string* get(std::string_view name) const;
@@ -35,9 +36,10 @@ inline constexpr std::size_t kTrackedReported = 6;
 // The tracked parameter's slot (0 .. kTrackedReported - 1), or -1.
 int tracked_reported_index(std::string_view name);
 
-// Reported parameters (ParameterStatus), the tracked ones also kept in fixed slots: whether a
-// server connection has a client's tracked values is then a few string compares, checked at
-// every attachment in transaction pooling.
+// Reported parameters (ParameterStatus), with where each tracked one is: whether a server
+// connection has a client's tracked values is then a few string compares, checked at every
+// attachment in transaction pooling. (Positions, not copies: every client session holds one of
+// these, and idle sessions are meant to stay under 2 KiB.) Entries are never removed.
 class ReportedParams {
  public:
   void set(std::string_view name, std::string_view value);
@@ -48,9 +50,9 @@ class ReportedParams {
   bool operator==(const ReportedParams& o) const { return all_ == o.all_; }
 
  private:
+  static constexpr std::uint8_t kAbsent = 0xff;
   ParamSet all_;
-  std::array<std::string, kTrackedReported> tracked_;
-  std::uint8_t present_ = 0;  // bit i: tracked_[i] is set
+  std::array<std::uint8_t, kTrackedReported> at_{kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent};  // index in all_
 };
 
 // The state a server connection must have for a client: reported parameters by value (as the
