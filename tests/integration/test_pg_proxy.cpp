@@ -385,7 +385,7 @@ TEST_CASE("an active client waits hot for its next request; after a second or tw
   RunResult r = python("hot_wait.py", std::to_string(s.listen_port) + " " + std::to_string(s.admin_port), 60s);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  // Logged in and left alone: parked. Answered: hot. Quiet for 2.6 s (the maintenance tick is 1 s;
+  // Logged in and left alone: parked. Answered: hot. Quiet for 3.5 s (the maintenance tick is 1 s;
   // a hot wait ends at the first tick after a whole one): parked again, and the next query works.
   CHECK(value_of(r.output, "hot_after_login_and_quiet") == "0");
   CHECK(value_of(r.output, "hot_after_query") == "1");

@@ -9,7 +9,7 @@ import psycopg2
 
 port, admin = int(sys.argv[1]), int(sys.argv[2])
 dsn = "host=127.0.0.1 port=%d user=app password=app-secret dbname=app sslmode=disable" % port
-QUIET = 2.6  # longer than two maintenance ticks of 1 s
+QUIET = 3.5  # a hot wait ends within two maintenance ticks of 1 s: this leaves room on a loaded machine
 
 
 def hot():
@@ -39,8 +39,8 @@ for i, o in enumerate(others):
     o.autocommit = True
     query(o, "SELECT %d" % i)
 # The first client may still be hot too; count the ten only.
-first_hot = 1 if hot() > 10 else 0
-print("hot_with_ten=%d" % (hot() - first_hot))
+now_hot = hot()
+print("hot_with_ten=%d" % (now_hot - 1 if now_hot > 10 else now_hot))
 time.sleep(QUIET)
 print("hot_with_ten_after_quiet=%d" % hot())
 print("ten_answers_after_park=%d" % sum(query(o, "SELECT %d" % i) for i, o in enumerate(others)))
