@@ -392,6 +392,8 @@ TEST_CASE("an active client waits hot for its next request; after a second or tw
   CHECK(value_of(r.output, "hot_after_quiet") == "0");
   CHECK(value_of(r.output, "answer_after_park") == "42");
   CHECK(value_of(r.output, "hot_after_second_query") == "1");
+  CHECK(value_of(r.output, "long_answers") == "200,300,70000");
+  CHECK(value_of(r.output, "long_first_query") == "70000");
   // Ten clients, each with one query answered, then all quiet: every one parks; all answer again.
   CHECK(value_of(r.output, "hot_with_ten") == "10");
   CHECK(value_of(r.output, "hot_with_ten_after_quiet") == "0");

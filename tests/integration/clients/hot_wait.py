@@ -33,6 +33,13 @@ time.sleep(QUIET)
 print("hot_after_quiet=%d" % hot())
 print("answer_after_park=%d" % query(conn, "SELECT 42"))
 print("hot_after_second_query=%d" % hot())
+# Requests longer than what a hot wait reads at first (256 bytes), or than one read of a parked
+# session (70,000 bytes arrive in several): the session waits for the whole message.
+print("long_answers=%s" % ",".join(str(query(conn, "SELECT length('%s')" % ("x" * n))) for n in (200, 300, 70000)))
+fresh = psycopg2.connect(dsn)
+fresh.autocommit = True
+print("long_first_query=%d" % query(fresh, "SELECT length('%s')" % ("y" * 70000)))
+fresh.close()
 
 others = [psycopg2.connect(dsn) for _ in range(10)]
 for i, o in enumerate(others):
