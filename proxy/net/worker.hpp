@@ -51,10 +51,8 @@ class Worker {
   // What the admin API shows of this worker (on its thread): its pools and its clients by listener.
   void add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const;
   metrics::WorkerMetrics& metrics();
-  // The statement classifier's options for cluster `index`: built-in volatile functions plus the
-  // cluster's volatile_functions.
-  const routing::ClassifierOptions& classifier(std::size_t cluster);
-  // classify() with those options. Texts that tend to come back (extended-protocol Parse, prepared
+  // routing::classify() with cluster `index`'s options (built-in volatile functions plus the
+  // cluster's volatile_functions). Texts that tend to come back (extended-protocol Parse, prepared
   // statements: `repeats`) are remembered per cluster, up to a bound; a simple Query's text carries
   // its literals and is classified afresh.
   routing::Classification classify(std::size_t cluster, std::string_view sql, bool repeats);
@@ -88,7 +86,6 @@ class Worker {
   // parks. O(1) each, no allocation once the list has grown.
   void hot_wait_begin(pg::Session* s);
   void hot_wait_end(pg::Session* s);
-  std::size_t hot_wait_count() const { return hot_.size(); }
 
   // What the control plane last told this worker about cluster `index` (config order): its
   // topology (never null once started) and whether new transactions that need the primary wait.
@@ -159,6 +156,7 @@ class Worker {
   std::vector<ClusterState> clusters_;
   std::vector<asio::steady_timer*> cluster_waiters_;
   bool draining_ = false;
+  const routing::ClassifierOptions& classifier(std::size_t cluster);  // built on first use
   std::vector<routing::ClassifierOptions> classifiers_;  // per cluster, built on first use and at reload
   std::vector<routing::ClassificationCache> classified_;  // per cluster, alongside classifiers_
   // Server connections by node slot and state as last told to metrics (active, idle, opening).

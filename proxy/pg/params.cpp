@@ -66,7 +66,9 @@ bool is_tracked_reported(std::string_view name) { return tracked_reported_index(
 void ReportedParams::set(std::string_view name, std::string_view value) {
   const std::size_t at = all_.set(name, value);
   // (More than 254 reported parameters would be news: such an entry is simply not tracked.)
-  if (int i = tracked_reported_index(name); i >= 0 && at < kAbsent) at_[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(at);
+  if (int i = tracked_reported_index(name); i >= 0 && at < kAbsent) {
+    at_[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(at);
+  }
 }
 
 bool ReportedParams::tracked_agree_in(const ReportedParams& other) const {

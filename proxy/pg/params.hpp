@@ -47,12 +47,12 @@ class ReportedParams {
   const std::vector<std::pair<std::string, std::string>>& items() const { return all_.items(); }
   // Every tracked parameter set here is set to the same value in `other`.
   bool tracked_agree_in(const ReportedParams& other) const;
-  bool operator==(const ReportedParams& o) const { return all_ == o.all_; }
 
  private:
   static constexpr std::uint8_t kAbsent = 0xff;
   ParamSet all_;
-  std::array<std::uint8_t, kTrackedReported> at_{kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent};  // index in all_
+  // Where each tracked parameter is in all_, or kAbsent.
+  std::array<std::uint8_t, kTrackedReported> at_{kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent};
 };
 
 // The state a server connection must have for a client: reported parameters by value (as the

@@ -55,7 +55,8 @@ struct PoolSettings {
 };
 
 // A pool of server connections of one key on one worker. Conn needs members `created_at`,
-// `last_used` (TimePoint), `bool usable() const` and `bool idle_and_open()` (checked before reuse). Single-threaded: only its worker touches it.
+// `last_used` (TimePoint), `bool usable() const` and `bool idle_and_open()` (checked before reuse).
+// Single-threaded: only its worker touches it.
 template <typename Conn>
 class Pool {
  public:
