@@ -74,6 +74,56 @@ struct Facts {
   PinReason pin = PinReason::kNone;
 };
 
+// The words FactScanner looks for, each word recognized once: a statement's facts come from
+// every one of its words, so this runs for every word a client sends.
+enum class Kw : std::uint8_t {
+  kOther, kFor, kUpdate, kShare, kNo, kKey, kLock, kIn, kInsert, kDelete, kMerge, kInto, kReplace,
+  kTemp, kTemporary, kLocal, kGlobal, kPgTemp,
+};
+
+Kw keyword(const Token& t) {
+  if (t.kind != TokenKind::kWord) return Kw::kOther;
+  const std::string_view w = t.text;
+  const char first = static_cast<char>(w[0] | 0x20);  // ASCII lowercase of a letter (keywords start with one)
+  auto is = [w, first](std::string_view lower) { return first == lower[0] && iequals(w, lower); };
+  switch (w.size()) {
+    case 2:
+      if (is("no")) return Kw::kNo;
+      if (is("in")) return Kw::kIn;
+      break;
+    case 3:
+      if (is("for")) return Kw::kFor;
+      if (is("key")) return Kw::kKey;
+      break;
+    case 4:
+      if (is("into")) return Kw::kInto;
+      if (is("lock")) return Kw::kLock;
+      if (is("temp")) return Kw::kTemp;
+      break;
+    case 5:
+      if (is("share")) return Kw::kShare;
+      if (is("merge")) return Kw::kMerge;
+      if (is("local")) return Kw::kLocal;
+      break;
+    case 6:
+      if (is("update")) return Kw::kUpdate;
+      if (is("insert")) return Kw::kInsert;
+      if (is("delete")) return Kw::kDelete;
+      if (is("global")) return Kw::kGlobal;
+      break;
+    case 7:
+      if (is("replace")) return Kw::kReplace;
+      if (is("pg_temp")) return Kw::kPgTemp;
+      break;
+    case 9:
+      if (is("temporary")) return Kw::kTemporary;
+      break;
+    default:
+      break;
+  }
+  return Kw::kOther;
+}
+
 class FactScanner {
  public:
   FactScanner(Dialect dialect, const std::vector<std::string>& volatile_functions)
@@ -81,21 +131,26 @@ class FactScanner {
 
   void reset() {
     facts_ = {};
-    prev_ = prev2_ = {};
+    prev_ = {};
+    prev_kw_ = prev2_kw_ = Kw::kOther;
   }
   const Facts& facts() const { return facts_; }
 
   void feed(const Token& t) {
-    if (t.is_op("(") && is_word_like(prev_)) check_call(prev_);
-    if (t.kind == TokenKind::kWord) feed_word(t);
-    if (t.is_op(":=") && prev_.kind == TokenKind::kVariable && !prev_.text.starts_with("@@")) {
+    const Kw kw = keyword(t);
+    if (t.kind == TokenKind::kWord) {
+      feed_word(kw);
+    } else if (t.kind == TokenKind::kOperator) {
+      if (t.text == "(" && is_word_like(prev_)) check_call(prev_);
+      if (t.text == ":=" && prev_.kind == TokenKind::kVariable && !prev_.text.starts_with("@@")) {
+        set_pin(PinReason::kUserVariable);
+      }
+      if (t.text == "." && prev_kw_ == Kw::kPgTemp) facts_.pg_temp = true;
+    } else if (t.kind == TokenKind::kVariable && prev_kw_ == Kw::kInto && !t.text.starts_with("@@")) {
       set_pin(PinReason::kUserVariable);
     }
-    if (t.is_op(".") && prev_.is_word("pg_temp")) facts_.pg_temp = true;
-    if (t.kind == TokenKind::kVariable && prev_.is_word("into") && !t.text.starts_with("@@")) {
-      set_pin(PinReason::kUserVariable);
-    }
-    prev2_ = prev_;
+    prev2_kw_ = prev_kw_;
+    prev_kw_ = kw;
     prev_ = t;
   }
 
@@ -104,22 +159,32 @@ class FactScanner {
     if (facts_.pin == PinReason::kNone) facts_.pin = p;
   }
 
-  void feed_word(const Token& t) {
-    if (prev_.is_word("for") &&
-        (t.is_word("update") || t.is_word("share") || (t.is_word("no") && dialect_ == Dialect::kPostgres) ||
-         (t.is_word("key") && dialect_ == Dialect::kPostgres))) {
-      facts_.locking = true;
+  void feed_word(Kw kw) {
+    const bool postgres = dialect_ == Dialect::kPostgres;
+    switch (kw) {
+      case Kw::kUpdate:
+      case Kw::kShare:
+      case Kw::kNo:
+      case Kw::kKey:
+        if (prev_kw_ == Kw::kFor && (kw == Kw::kUpdate || kw == Kw::kShare || postgres)) facts_.locking = true;
+        break;
+      case Kw::kIn:
+        if (!postgres && prev_kw_ == Kw::kLock) facts_.locking = true;
+        break;
+      case Kw::kInto:
+        facts_.into = true;
+        if (!postgres && prev_kw_ == Kw::kReplace) facts_.dml = true;
+        break;
+      case Kw::kTemp:
+      case Kw::kTemporary:
+      case Kw::kLocal:
+      case Kw::kGlobal:
+        if (prev_kw_ == Kw::kInto && prev2_kw_ != Kw::kInsert && prev2_kw_ != Kw::kMerge) facts_.into_temp = true;
+        break;
+      default:
+        break;
     }
-    if (dialect_ == Dialect::kMysql && prev_.is_word("lock") && t.is_word("in")) facts_.locking = true;
-    if (t.is_word("insert") || t.is_word("update") || t.is_word("delete") || t.is_word("merge")) facts_.dml = true;
-    if (t.is_word("into")) {
-      facts_.into = true;
-      if (dialect_ == Dialect::kMysql && prev_.is_word("replace")) facts_.dml = true;
-    }
-    if (prev_.is_word("into") && !prev2_.is_word("insert") && !prev2_.is_word("merge") &&
-        (t.is_word("temp") || t.is_word("temporary") || t.is_word("local") || t.is_word("global"))) {
-      facts_.into_temp = true;
-    }
+    if (kw == Kw::kInsert || kw == Kw::kUpdate || kw == Kw::kDelete || kw == Kw::kMerge) facts_.dml = true;
   }
 
   void check_call(const Token& name) {
@@ -145,7 +210,8 @@ class FactScanner {
   const std::vector<std::string>& volatile_;
   Facts facts_;
   Token prev_;
-  Token prev2_;
+  Kw prev_kw_ = Kw::kOther;
+  Kw prev2_kw_ = Kw::kOther;
 };
 
 // Walks one statement's significant tokens (comments skipped).

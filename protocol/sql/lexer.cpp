@@ -1,15 +1,33 @@
 // Tokenizing SQL text for both dialects happens here; nothing is allocated per token.
 #include "protocol/sql/lexer.hpp"
 
+#include <array>
+
 namespace baton::protocol::sql {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_high(char c) { return static_cast<unsigned char>(c) >= 0x80; }
-bool is_word_start(char c) { return is_alpha(c) || c == '_' || is_high(c); }
-bool is_word_char(char c) { return is_word_start(c) || is_digit(c) || c == '$'; }
+// Character classes by table: the lexer asks them of every character of every statement a
+// client sends (a simple Query is classified afresh each time), so one load each.
+enum CharClass : std::uint8_t { kSpace = 1, kDigit = 2, kWordStart = 4, kWordChar = 8 };
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c : {' ', '\t', '\n', '\r', '\f', '\v'}) t[c] = kSpace;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit | kWordChar;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kWordStart | kWordChar;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kWordStart | kWordChar;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = kWordStart | kWordChar;
+  t['_'] = kWordStart | kWordChar;
+  t['$'] = kWordChar;
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> kClasses = make_classes();
+
+bool has_class(char c, CharClass k) { return (kClasses[static_cast<unsigned char>(c)] & k) != 0; }
+bool is_space(char c) { return has_class(c, kSpace); }
+bool is_digit(char c) { return has_class(c, kDigit); }
+bool is_word_start(char c) { return has_class(c, kWordStart); }
+bool is_word_char(char c) { return has_class(c, kWordChar); }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 }  // namespace
@@ -90,7 +108,10 @@ bool Lexer::is_operator_char(char c) const {
 Token Lexer::next() {
   if (done_) return {TokenKind::kEnd, in_.substr(in_.size()), in_.size()};
   for (;;) {
-    while (pos_ < in_.size() && is_space(in_[pos_])) ++pos_;
+    std::size_t i = pos_;
+    const std::size_t n = in_.size();
+    while (i < n && is_space(in_[i])) ++i;
+    pos_ = i;
     if (executable_comments_ > 0 && at(pos_, '*') && at(pos_ + 1, '/')) {
       pos_ += 2;
       --executable_comments_;
@@ -105,7 +126,7 @@ Token Lexer::next() {
     return {TokenKind::kEnd, in_.substr(in_.size()), in_.size()};
   }
   const char c = in_[pos_];
-  if (starts_comment(pos_)) {
+  if ((c == '/' || c == '-' || c == '#') && starts_comment(pos_)) {
     if (c == '/') return lex_block_comment(start);
     while (pos_ < in_.size() && in_[pos_] != '\n') ++pos_;
     return make(TokenKind::kComment, start);
@@ -148,7 +169,11 @@ Token Lexer::next() {
 }
 
 Token Lexer::lex_word(std::size_t start) {
-  while (pos_ < in_.size() && is_word_char(in_[pos_])) ++pos_;
+  // A local index: through in_'s chars the compiler would otherwise reload and store pos_ per character.
+  std::size_t i = pos_;
+  const std::size_t n = in_.size();
+  while (i < n && is_word_char(in_[i])) ++i;
+  pos_ = i;
   const std::size_t len = pos_ - start;
   if (len == 1 && at(pos_, '\'')) {
     const char p = lower(in_[start]);

@@ -65,23 +65,15 @@ void Stream::close() {
   socket().close(ignored);
 }
 
-awaitable<std::pair<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
-  if (tls_) {
-    auto [ec, n] = co_await tls_->async_read_some(buffer, use_tuple);
-    co_return std::pair{ec, n};
-  }
-  auto [ec, n] = co_await plain_->async_read_some(buffer, use_tuple);
-  co_return std::pair{ec, n};
+awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
+  if (tls_) return tls_->async_read_some(buffer, use_tuple);
+  return plain_->async_read_some(buffer, use_tuple);
 }
 
-awaitable<std::pair<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer,
-                                                               asio::cancellation_slot slot) {
-  if (tls_) {
-    auto [ec, n] = co_await tls_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
-    co_return std::pair{ec, n};
-  }
-  auto [ec, n] = co_await plain_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
-  co_return std::pair{ec, n};
+awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer,
+                                                                asio::cancellation_slot slot) {
+  if (tls_) return tls_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
+  return plain_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
 }
 
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {

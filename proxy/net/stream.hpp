@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -23,10 +24,11 @@ class Stream {
   Stream& operator=(Stream&&) = default;
   ~Stream();
 
-  // Reads what is available (at least one byte). Returns {error, bytes}.
-  awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+  // Reads what is available (at least one byte). Returns {error, bytes}. Not a coroutine of its
+  // own: the socket's (or TLS stream's) operation itself, so a read costs no extra frame.
+  awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
   // The same, cancellable through `slot` (the relay stops a pump this way).
-  awaitable<std::pair<error_code, std::size_t>> read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
+  awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
   // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
   // with TLS it returns at once, since decrypted bytes may already be buffered.
   awaitable<error_code> wait_readable(asio::cancellation_slot slot);

@@ -185,7 +185,12 @@ awaitable<bool> Session::serve() {
         client_in_.commit(n);
         continue;
       }
-      if (ServerError e = co_await acquire_server(); !e.empty()) {
+      // Mostly an idle pooled connection is there to take: no coroutine; else acquire_server()
+      // waits for one (or for a primary).
+      // (Not a conditional expression around the co_await: GCC 12 miscompiles that.)
+      ServerError e;
+      if (!attach_now()) e = co_await acquire_server();
+      if (!e.empty()) {
         // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
         // No primary to be had (a failover that did not finish in time): an error, and go on.
         if (e.from_server || e.sqlstate == sqlstate::kProtocolViolation) {
@@ -197,26 +202,43 @@ awaitable<bool> Session::serve() {
       }
       const std::string sql = alignment_sql();
       if (!sql.empty()) {
-        ServerError e = co_await align_server(sql);
+        e = co_await align_server(sql);
         if (!e.empty()) {
           co_await send_fatal(e.sqlstate, e.message);
           co_return false;
         }
       }
     }
-    if (co_await attach_and_relay() == End::kClose) co_return false;
+    begin_relay();
+    bool done = false;
+    if (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone) {
+      done = co_await relay_in_turn();
+      if (done && released_plainly()) {
+        // The common end of a transaction-pooled request, without another coroutine.
+        finish_server(true);
+        answered = true;
+        continue;
+      }
+    }
+    if (co_await finish_relay(done) == End::kClose) co_return false;
     answered = true;
   }
 }
 
-awaitable<Session::End> Session::attach_and_relay() {
+void Session::begin_relay() {
   releasing_ = false;
   server_gone_ = false;
   client_processed_ = 0;
   server_processed_ = 0;
   copy_in_ = false;
-  bool done = false;
-  if (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone) done = co_await relay_in_turn();
+}
+
+bool Session::released_plainly() const {
+  return !fatal_client_error_ && !server_gone_ && !client_gone_ && mode_ == PoolMode::kTransaction &&
+         pin_ == routing::PinReason::kNone && !(listener_.read_your_writes && routed_write_);
+}
+
+awaitable<Session::End> Session::finish_relay(bool done) {
   if (!done) co_await (client_pump() && server_pump());
 
   if (fatal_client_error_) {
@@ -302,7 +324,12 @@ awaitable<bool> Session::relay_in_turn() {
     if (!flushed(wec)) co_return true;
     if (unsynced_ || client_stream_left_ > 0) co_return false;
     while (!expects_.empty()) {
-      const bool aborted = co_await relay_server_answers();
+      // relay_server_answers(), without a coroutine of its own.
+      const std::size_t need = server_read_need();
+      auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need), server_read_cancel_.slot());
+      bool write_rest = false;
+      const bool aborted = take_answers(ec, n, write_rest);
+      if (write_rest) answers_written(co_await client_.write(client_gather_));
       if (aborted || server_gone_) co_return true;
       if (copy_in_ && !expects_.empty()) co_return false;
     }
@@ -362,29 +389,33 @@ bool Session::flushed(error_code ec) {
   return !ec;
 }
 
-awaitable<bool> Session::relay_server_answers() {
-  std::size_t need = 1;
+std::size_t Session::server_read_need() const {
   protocol::Bytes have = server_->in.readable();
   if (have.size() >= 5 && server_stream_left_ == 0) {
     auto head = pgp::decode_header(have, kMaxServerMessage);
     if (auto* h = std::get_if<protocol::Decoded<pgp::FrameHeader>>(&head)) {
-      if (needs_whole(h->value.type) && h->value.total() > have.size()) need = h->value.total() - have.size();
+      if (needs_whole(h->value.type) && h->value.total() > have.size()) return h->value.total() - have.size();
     }
   }
-  auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need), server_read_cancel_.slot());
-  if (ec == asio::error::operation_aborted && (client_gone_ || fatal_client_error_ || releasing_)) co_return true;
+  return 1;
+}
+
+bool Session::take_answers(error_code ec, std::size_t n, bool& write_rest) {
+  write_rest = false;
+  if (ec == asio::error::operation_aborted && (client_gone_ || fatal_client_error_ || releasing_)) return true;
   if (ec || n == 0) {
     server_gone_ = true;
     log::warn("session", "server connection to \"", server_->target->node_name, "\" lost: ",
               ec ? ec.message() : std::string("closed by server"));
-    co_return false;
+    return false;
   }
   server_->in.commit(n);
   if (!process_server_bytes()) {
     server_gone_ = true;
     server_->stream.close();
-    co_return false;
+    return false;
   }
+  error_code wec;
   if (!to_client_.empty() && !client_gone_) {
     client_gather_.clear();
     std::size_t bytes = 0;
@@ -393,15 +424,30 @@ awaitable<bool> Session::relay_server_answers() {
       bytes += p.size;
     }
     worker_.metrics().on_client_bytes_sent(listener_slot_, bytes);
-    error_code wec;
-    if (!client_.write_now(client_gather_, wec)) wec = co_await client_.write(client_gather_);
-    if (wec) client_gone_ = true;
+    if (!client_.write_now(client_gather_, wec)) {
+      write_rest = true;  // the pieces point into the server's buffer: nothing consumed yet
+      return false;
+    }
   }
+  answers_written(wec);
+  return false;
+}
+
+void Session::answers_written(error_code ec) {
+  if (ec) client_gone_ = true;
   to_client_.clear();
   to_client_hold_.clear();
   server_->in.consume(server_processed_);
   server_processed_ = 0;
-  co_return false;
+}
+
+awaitable<bool> Session::relay_server_answers() {
+  const std::size_t need = server_read_need();
+  auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need), server_read_cancel_.slot());
+  bool write_rest = false;
+  const bool aborted = take_answers(ec, n, write_rest);
+  if (write_rest) answers_written(co_await client_.write(client_gather_));
+  co_return aborted;
 }
 
 // ---- client to server ----------------------------------------------------------------------
@@ -1043,6 +1089,67 @@ bool refusal(const ServerError& e) {
 
 }  // namespace
 
+bool Session::may_route() const {
+  // Reads may go to a standby: transaction pooling, no pinned state, a listener that is not
+  // primary-only, and a request the classifier finds surely read-only.
+  // A replica-only session (role replica) uses standbys in any pool mode; splitting reads from
+  // writes needs transaction pooling and no pinned state.
+  return role_ == ListenerRole::kReplica ||
+         (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone && role_ == ListenerRole::kSplit);
+}
+
+routing::Route Session::pick_standby(routing::Access access) {
+  const routing::RoutePolicy policy{route_role(role_), replica_fallback_ ? routing::ReplicaFallback::kPrimary
+                                                                          : routing::ReplicaFallback::kRefuse};
+  routing::PickOptions options;
+  options.lag = routing::LagLimits{cluster_->max_replica_lag, cluster_->max_replica_lag_time};
+  options.outstanding = worker_.outstanding(cluster_index_);
+  const health::Topology& rt = worker_.routing_topology(cluster_index_);
+  if (listener_.read_your_writes && ryw_lsn_ != 0) {
+    const std::span<const health::Lsn> positions = worker_.positions(cluster_index_);
+    bool all_caught_up = true;
+    for (std::size_t n = 0; n < rt.nodes.size(); ++n) {
+      const health::Lsn at = n < positions.size() ? positions[n] : 0;
+      if (rt.nodes[n].role == health::NodeRole::kStandby && at < ryw_lsn_) all_caught_up = false;
+    }
+    if (all_caught_up) {
+      ryw_lsn_ = 0;  // every standby has replayed it: no constraint any more
+    } else {
+      options.min_replay_lsn = ryw_lsn_;
+      options.replay_lsn = positions;
+    }
+  }
+  return routing::route(policy, access, worker_.balancer(cluster_index_), rt, options);
+}
+
+bool Session::attach_now() {
+  const bool route = may_route();
+  const routing::Access access =
+      route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
+  if (route) {
+    const routing::Route r = pick_standby(access);
+    if (r.kind == routing::Route::Kind::kStandby) {
+      if (!attach_idle(r.node)) return false;
+      note_route(r, true);
+      attached(true, false, {});
+      return true;
+    }
+    if (r.kind == routing::Route::Kind::kRefused) return false;  // acquire_server answers it
+    // The primary: counted as acquire_server would count it, once attached.
+    const health::Topology& topology = *worker_.topology(cluster_index_);
+    if (worker_.writes_paused(cluster_index_) || !topology.has_writable_primary()) return false;
+    if (!attach_idle(*topology.primary)) return false;
+    note_route(r, true);
+    attached(false, access == routing::Access::kReadWrite, {});
+    return true;
+  }
+  const health::Topology& topology = *worker_.topology(cluster_index_);
+  if (worker_.writes_paused(cluster_index_) || !topology.has_writable_primary()) return false;
+  if (!attach_idle(*topology.primary)) return false;
+  attached(false, true, {});
+  return true;
+}
+
 awaitable<ServerError> Session::acquire_server() {
   const Config& cfg = worker_.config();
   const auto start = SteadyClock::now();
@@ -1051,45 +1158,19 @@ awaitable<ServerError> Session::acquire_server() {
   // the primary does not answer: wait up to the cluster's buffer_timeout for the control plane.
   const auto pause_deadline = start + cfg.pool.query_wait_timeout;
   const auto failover_deadline = start + cluster_->failover.buffer_timeout;
-  // Reads may go to a standby: transaction pooling, no pinned state, a listener that is not
-  // primary-only, and a request the classifier finds surely read-only.
-  // A replica-only session (role replica) uses standbys in any pool mode; splitting reads from
-  // writes needs transaction pooling and no pinned state.
-  const bool may_route = role_ == ListenerRole::kReplica ||
-                         (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone &&
-                          role_ == ListenerRole::kSplit);
+  const bool route = may_route();
   const routing::Access access =
-      may_route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
-  const routing::RoutePolicy policy{route_role(role_), replica_fallback_ ? routing::ReplicaFallback::kPrimary
-                                                                           : routing::ReplicaFallback::kRefuse};
+      route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
   ServerError last;
   for (int attempt = 0;; ++attempt) {
-    if (may_route) {
-      routing::PickOptions options;
-      options.lag = routing::LagLimits{cluster_->max_replica_lag, cluster_->max_replica_lag_time};
-      options.outstanding = worker_.outstanding(cluster_index_);
-      const health::Topology& rt = worker_.routing_topology(cluster_index_);
-      if (listener_.read_your_writes && ryw_lsn_ != 0) {
-        const std::span<const health::Lsn> positions = worker_.positions(cluster_index_);
-        bool all_caught_up = true;
-        for (std::size_t n = 0; n < rt.nodes.size(); ++n) {
-          const health::Lsn at = n < positions.size() ? positions[n] : 0;
-          if (rt.nodes[n].role == health::NodeRole::kStandby && at < ryw_lsn_) all_caught_up = false;
-        }
-        if (all_caught_up) {
-          ryw_lsn_ = 0;  // every standby has replayed it: no constraint any more
-        } else {
-          options.min_replay_lsn = ryw_lsn_;
-          options.replay_lsn = positions;
-        }
-      }
-      routing::Route r = routing::route(policy, access, worker_.balancer(cluster_index_), rt, options);
+    if (route) {
+      routing::Route r = pick_standby(access);
       note_route(r, attempt == 0);
       if (r.kind == routing::Route::Kind::kStandby) {
         ServerError e;
         if (!attach_idle(r.node)) e = co_await acquire_node(r.node, pause_deadline);
         if (e.empty()) {
-          attached(true, false, start);
+          attached(true, false, SteadyClock::now() - start);
           co_return e;
         }
         if (refusal(e)) {
@@ -1111,7 +1192,7 @@ awaitable<ServerError> Session::acquire_server() {
       ServerError e;
       if (!attach_idle(*topology.primary)) e = co_await acquire_node(*topology.primary, pause_deadline);
       if (e.empty()) {
-        attached(false, access == routing::Access::kReadWrite, start);
+        attached(false, access == routing::Access::kReadWrite, SteadyClock::now() - start);
         co_return e;
       }
       if (refusal(e)) {
@@ -1140,13 +1221,13 @@ awaitable<ServerError> Session::acquire_server() {
   }
 }
 
-void Session::attached(bool standby, bool write, std::chrono::steady_clock::time_point start) {
+void Session::attached(bool standby, bool write, SteadyClock::duration waited) {
   routed_write_ = write;
   on_standby_ = standby;
   request_judged_ = standby;
   const int node = server_->target->metrics_node;
   worker_.metrics().on_routed(node, write ? metrics::RoutedKind::kWrite : metrics::RoutedKind::kRead);
-  worker_.metrics().on_pool_wait(node, SteadyClock::now() - start);
+  worker_.metrics().on_pool_wait(node, waited);
   set_client_state(metrics::ClientState::kActive);
 }
 

@@ -103,7 +103,12 @@ class Session {
 
   // The main loop and the relay (relay.cpp).
   awaitable<bool> serve();  // true: parked (idle, nothing held), the coroutine ends
-  awaitable<End> attach_and_relay();
+  // A request's relay on the attached server connection: begin_relay(); in transaction pooling
+  // relay_in_turn() first, and when that ended plainly (released_plainly()) finish_server(true);
+  // else finish_relay(done by relay_in_turn) runs the pumps if needed and ends the attachment.
+  void begin_relay();
+  bool released_plainly() const;
+  awaitable<End> finish_relay(bool done);
   awaitable<void> client_pump();
   awaitable<void> server_pump();
   awaitable<bool> relay_in_turn();         // true: the attachment is over; false: the pumps go on
@@ -113,13 +118,24 @@ class Session {
   bool write_to_server_now(error_code& ec);  // true: nothing left to write (or failed: ec)
   bool flushed(error_code ec);               // consumes what was forwarded; false: the server is gone
   awaitable<bool> relay_server_answers();  // one read of answers, relayed; true: the read was cancelled
+  // Its parts, for relay_in_turn() to run without a coroutine of their own:
+  //   read server_read_need() bytes or more; take_answers(ec, n, rest) (true: the read was cancelled);
+  //   if rest: answers_written(co_await client_.write(client_gather_)).
+  std::size_t server_read_need() const;
+  bool take_answers(error_code ec, std::size_t n, bool& write_rest);
+  void answers_written(error_code ec);  // what was written to the client consumed from the server's buffer
   bool whole_client_message_buffered(std::size_t& need) const;  // else `need`: bytes still missing
   bool process_client_frames();   // forwards what is buffered; false on a fatal client error
   bool process_server_bytes();    // builds the client-bound write; false on a protocol mismatch
   bool may_release() const;
   void finish_server(bool reusable);
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
+  // The request's server connection: attach_now() when an idle pooled connection to the node it
+  // goes to is there (true: attached; false: nothing changed), else acquire_server(), which waits.
+  bool attach_now();
   awaitable<ServerError> acquire_server();
+  bool may_route() const;  // the request may go to a standby (if it is a read)
+  routing::Route pick_standby(routing::Access access);
   awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);
   // An idle pooled connection to `node` attached at once, without a coroutine; else acquire_node().
   bool attach_idle(std::size_t node);
@@ -128,7 +144,7 @@ class Session {
   awaitable<End> fail_request(const ServerError& e);
   void note_route(const routing::Route& r, bool first);
   // A server connection was had (a standby for a read, or the primary): routing state and metrics.
-  void attached(bool standby, bool write, std::chrono::steady_clock::time_point start);
+  void attached(bool standby, bool write, std::chrono::steady_clock::duration waited);
   // The attached server connection's session parameters made the client's: the SQL that does it
   // (empty: nothing to do, mostly), then running it.
   std::string alignment_sql() const;
