@@ -77,6 +77,7 @@ void FailoverMachine::on(const ProbeResult& p) {
     ++t.successes;
     t.last_ok = p;
     node(p.node).timeline = p.timeline;
+    if (!p.in_recovery && work_.primary == p.node) note_primary_position(p);
   } else {
     t.reachable = false;
     t.successes = 0;
@@ -672,8 +673,34 @@ void FailoverMachine::refresh_lag() {
     }
     const ProbeResult& last = tracks_[i].last_ok;
     n.lag_bytes = primary_lsn > last.replay_lsn ? primary_lsn - last.replay_lsn : 0;
-    n.lag_seconds = last.replay_lag_seconds;
+    n.lag_seconds = lag_seconds(last);
   }
+}
+
+void FailoverMachine::note_primary_position(const ProbeResult& p) {
+  // Another primary, or a position that went back (a rebuilt node): a history of its own.
+  if (positions_of_ != p.node || (!positions_.empty() && p.current_lsn < positions_.back().second)) {
+    positions_.clear();
+    positions_of_ = p.node;
+  }
+  if (!positions_.empty() && p.current_lsn == positions_.back().second) return;
+  positions_.emplace_back(p.at, p.current_lsn);
+  if (positions_.size() > kPositionHistory) positions_.pop_front();
+}
+
+double FailoverMachine::lag_seconds(const ProbeResult& standby) const {
+  // The standby's own figure (now() - pg_last_xact_replay_timestamp() while it has WAL to replay)
+  // is the age of the last transaction it replayed: after a quiet spell, a probe that lands between
+  // the receipt of new WAL and its replay reads the whole quiet spell as lag. The primary's history
+  // bounds it: WAL the standby had not replayed when probed appeared on the primary no earlier than
+  // the first probe that saw the primary past the standby's replay position.
+  const double reported = standby.replay_lag_seconds;
+  if (positions_.empty() || positions_of_ != work_.primary) return reported;
+  auto first_ahead = std::upper_bound(positions_.begin(), positions_.end(), standby.replay_lsn,
+                                      [](Lsn lsn, const std::pair<TimePoint, Lsn>& e) { return lsn < e.second; });
+  if (first_ahead == positions_.end()) return 0;  // replayed all the primary was seen to have
+  const double bound = std::max(0.0, std::chrono::duration<double>(standby.at - first_ahead->first).count());
+  return std::min(reported, bound);
 }
 
 std::vector<Action> FailoverMachine::finish() {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,6 +108,8 @@ class FailoverMachine {
   std::vector<StandbyFacts> facts() const;
   std::vector<NodeId> elect(std::span<const NodeId> exclude) const;
   void refresh_lag();
+  void note_primary_position(const ProbeResult& p);
+  double lag_seconds(const ProbeResult& standby) const;
   std::vector<Action> finish();
 
   NodeState& node(NodeId id) { return work_.nodes[id]; }
@@ -126,6 +129,12 @@ class FailoverMachine {
   FailoverState state_ = FailoverState::kStarting;
   std::uint32_t timeline_ = 0;  // the current primary's timeline as recorded
   std::optional<NodeId> recorded_primary_;
+  // The primary's WAL position over time, from its probes: one entry per new position, oldest
+  // first, at most kPositionHistory. When the primary first had WAL a standby has not replayed
+  // bounds that standby's lag in time (lag_seconds()).
+  static constexpr std::size_t kPositionHistory = 512;
+  std::deque<std::pair<TimePoint, Lsn>> positions_;
+  std::optional<NodeId> positions_of_;  // the primary the history is of
 
   // primary_suspect / no_primary
   TimePoint suspect_since_{};

@@ -44,7 +44,7 @@ struct NodeState {
   NodeRole role = NodeRole::kUnknown;
   NodeHealth health = NodeHealth::kDown;
   std::uint64_t lag_bytes = 0;  // primary's current LSN minus this node's replay LSN
-  double lag_seconds = 0;       // replay lag as the standby reports it
+  double lag_seconds = 0;       // replay lag in time (FailoverMachine::lag_seconds())
   std::uint32_t timeline = 0;
   int weight = 1;
   int priority = 0;

@@ -127,10 +127,16 @@ bool Stream::write_now(std::vector<asio::const_buffer>& buffers, error_code& ec)
       iov[i].iov_base = const_cast<void*>(buffers[i].data());
       iov[i].iov_len = buffers[i].size();
     }
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = count;
-    const ssize_t sent = ::sendmsg(plain_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t sent = 0;
+    if (count == 1) {
+      // One piece (most answers, most requests): send() spares the kernel the message header.
+      sent = ::send(plain_->native_handle(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = iov.data();
+      msg.msg_iovlen = count;
+      sent = ::sendmsg(plain_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     if (sent < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return false;

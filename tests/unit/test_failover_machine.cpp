@@ -731,3 +731,65 @@ TEST_CASE("scenario: an operator-chosen promotion that fails tries no other stan
   s.insert(s.end(), rest.begin(), rest.end());
   run(m, s);
 }
+
+// A standby's probe with its own lag figure (now() - pg_last_xact_replay_timestamp() while it has
+// received WAL it has not replayed yet).
+ProbeResult standby_at(NodeId id, Ms at, Lsn received, Lsn replayed, double reported_lag) {
+  ProbeResult p = std::get<ProbeResult>(as_standby(id, received, 0));
+  p.replay_lsn = replayed;
+  p.replay_lag_seconds = reported_lag;
+  p.at = kT0 + at;
+  return p;
+}
+ProbeResult primary_at(Ms at, Lsn lsn) {
+  ProbeResult p = std::get<ProbeResult>(as_primary(0, 1, lsn));
+  p.at = kT0 + at;
+  return p;
+}
+
+TEST_CASE("lag in time: a quiet spell is not lag; WAL the primary had since a probe is", "[failover][machine][lag]") {
+  FailoverMachine m = machine();
+  run(m, start());  // a at 1000; b and c at 1000
+  auto lag = [&](NodeId id) { return m.topology()->nodes[id].lag_seconds; };
+
+  // Ten quiet minutes: the primary stays at 1000, its probes add nothing to the history.
+  for (int s = 1; s <= 600; s += 60) m.on_event(primary_at(Ms(s * 1000), 1000));
+  // New WAL reaches b, not yet replayed: b's own figure is the whole quiet spell (the age of the
+  // last transaction it replayed), but the primary was never seen past b's replay position.
+  m.on_event(standby_at(1, 600'200ms, 1200, 1000, 600.2));
+  CHECK(lag(1) == 0.0);
+
+  // The primary is seen at 1200 at +600.5 s; b, probed at +601 s, has still not replayed it: 0.5 s.
+  m.on_event(primary_at(600'500ms, 1200));
+  m.on_event(standby_at(1, 601'000ms, 1200, 1000, 601.0));
+  CHECK(lag(1) == Approx(0.5));
+
+  // c stops replaying while the primary goes on: its own figure and the bound agree on real lag.
+  m.on_event(primary_at(602'000ms, 1300));
+  m.on_event(primary_at(603'000ms, 1400));
+  m.on_event(standby_at(2, 604'000ms, 1400, 1000, 3.5));
+  CHECK(lag(2) == Approx(3.5));
+  // The smaller of the two wins: c reports less than the bound (its last replayed commit is recent).
+  m.on_event(standby_at(2, 604'500ms, 1400, 1000, 1.25));
+  CHECK(lag(2) == Approx(1.25));
+  // Replayed past everything the primary was seen at: no lag, whatever the standby says.
+  m.on_event(standby_at(2, 605'000ms, 1400, 1400, 0.0));
+  CHECK(lag(2) == 0.0);
+  m.on_event(standby_at(1, 605'000ms, 1500, 1450, 9.0));
+  CHECK(lag(1) == 0.0);
+}
+
+TEST_CASE("lag in time: without a history of the primary, the standby's own figure", "[failover][machine][lag]") {
+  FailoverMachine m = machine();
+  // Nobody is primary yet while the machine starts: b's probe is taken as it reports.
+  m.on_event(standby_at(1, 0ms, 1200, 1000, 42.0));
+  m.on_event(standby_at(2, 0ms, 1200, 1200, 0.0));
+  m.on_event(primary_at(0ms, 1200));
+  // Started now (a is primary), but its first probe came before it was known as primary.
+  REQUIRE(m.topology());
+  CHECK(m.topology()->nodes[1].lag_seconds == 42.0);
+  // From a's next probe on, the history bounds it: a was first seen past b's replay position at +1 s.
+  m.on_event(primary_at(1000ms, 1200));
+  m.on_event(standby_at(1, 1500ms, 1200, 1000, 43.0));
+  CHECK(m.topology()->nodes[1].lag_seconds == Approx(0.5));
+}
