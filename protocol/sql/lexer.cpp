@@ -201,7 +201,10 @@ Token Lexer::lex_number(std::size_t start) {
     while (pos_ < in_.size() && (is_word_char(in_[pos_]))) ++pos_;
     return make(TokenKind::kNumber, start);
   }
-  while (pos_ < in_.size() && (is_digit(in_[pos_]) || in_[pos_] == '_')) ++pos_;
+  std::size_t digits_end = pos_;  // a local index, as in lex_word
+  const std::size_t n = in_.size();
+  while (digits_end < n && (is_digit(in_[digits_end]) || in_[digits_end] == '_')) ++digits_end;
+  pos_ = digits_end;
   if (at(pos_, '.') && !at(pos_ + 1, '.')) {
     ++pos_;
     while (pos_ < in_.size() && (is_digit(in_[pos_]) || in_[pos_] == '_')) ++pos_;
