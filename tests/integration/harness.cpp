@@ -1,4 +1,4 @@
-// Integration-test harness: processes, ports, temp dirs, the PostgreSQL cluster fixture and baton processes.
+// Integration-test harness: processes, ports, temp dirs, PostgreSQL clusters, baton processes and a TCP relay.
 #include "tests/integration/harness.hpp"
 
 #include <arpa/inet.h>
@@ -725,6 +725,96 @@ void print_live_baton_logs(std::ostream& out, std::size_t max_bytes) {
     entry.printed = text.size();
   }
   out.flush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// TcpRelay
+
+namespace {
+
+sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// Writes all `size` bytes to fd (blocking); false once the peer is gone.
+bool send_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+TcpRelay::TcpRelay(int target_port, ObserverFactory observe)
+    : target_port_(target_port), observe_(std::move(observe)) {
+  // Port 0: the kernel picks a free port, so nothing can take it between the choice and the bind.
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 64) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    throw std::runtime_error("TcpRelay: cannot listen on 127.0.0.1: " + why);
+  }
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+TcpRelay::~TcpRelay() {
+  stop_ = true;
+  acceptor_.join();  // it adds the pumps: once it has ended, pumps_ is complete
+  for (std::thread& t : pumps_) t.join();
+  ::close(listen_fd_);
+}
+
+void TcpRelay::accept_loop() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(target_port_);
+    if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(client);
+      if (server >= 0) ::close(server);
+      continue;
+    }
+    std::unique_ptr<Observer> observer = observe_ ? observe_() : nullptr;
+    pumps_.emplace_back(&TcpRelay::pump, this, client, server, std::move(observer));
+  }
+}
+
+// Both directions of one connection in one thread, with short waits so that stop_ ends it soon.
+void TcpRelay::pump(int client, int server, std::unique_ptr<Observer> observer) {
+  char buf[16384];
+  bool open = true;
+  while (open && !stop_) {
+    if (observer && observer->held()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    if (::poll(p, 2, 50) <= 0) continue;
+    for (int k = 0; k < 2 && open; ++k) {
+      if ((p[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      ssize_t n = ::recv(p[k].fd, buf, sizeof buf, 0);
+      open = n > 0 && send_all(p[1 - k].fd, buf, static_cast<std::size_t>(n));
+      if (open && k == 0 && observer) observer->client_bytes(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  }
+  ::close(client);
+  ::close(server);
 }
 
 }  // namespace baton::test

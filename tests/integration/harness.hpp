@@ -3,11 +3,15 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 namespace baton::test {
@@ -163,5 +167,43 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
 // Writes the new part of the log of every live BatonProcess to `out` (for failed assertions).
 // Each process's log is printed from where the previous call stopped, at most `max_bytes` each.
 void print_live_baton_logs(std::ostream& out, std::size_t max_bytes = 16384);
+
+// A TCP relay on loopback for tests that watch or hold the bytes between a client and a server.
+class TcpRelay {
+ public:
+  // What a test sees of one relayed connection. The relay makes one for each connection it accepts
+  // and calls it from that connection's thread only; it must not throw.
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    // Each chunk the client sent, once it has been forwarded to the server.
+    virtual void client_bytes(std::string_view bytes) { (void)bytes; }
+    // Asked before each read: while true the connection is held (nothing read or forwarded either way).
+    virtual bool held() { return false; }
+  };
+  // Makes the observer of a new connection; empty (or returning null): connections are only relayed.
+  using ObserverFactory = std::function<std::unique_ptr<Observer>()>;
+
+  // Listens on a free loopback port; connects each accepted client to 127.0.0.1:target_port (a client
+  // whose connect fails is closed) and pumps both directions until either side closes.
+  explicit TcpRelay(int target_port, ObserverFactory observe = {});
+  ~TcpRelay();  // stops accepting, ends every connection (held ones too) and joins its threads
+  TcpRelay(const TcpRelay&) = delete;
+  TcpRelay& operator=(const TcpRelay&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  void accept_loop();
+  void pump(int client, int server, std::unique_ptr<Observer> observer);
+
+  int target_port_;
+  ObserverFactory observe_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;  // one per connection; only the accept thread adds to it
+};
 
 }  // namespace baton::test

@@ -1,22 +1,17 @@
 // [health] integration tests: libpq probes, and the ClusterMonitor failing over and switching over real PostgreSQL 15.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/types.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <atomic>
 #include <chrono>
 #include <iostream>
 #include <memory>
-#include <thread>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "health/monitor.hpp"
@@ -176,103 +171,22 @@ class FrozenNode {
   std::vector<pid_t> pids_;
 };
 
-// A TCP relay on 127.0.0.1 in front of one server. Connections whose startup packet asks for
-// replication always flow; the others (the monitor's) stop flowing while blackhole is set. It stands for
-// a broken path between the proxy and the primary while the standbys still stream from it.
-class PathRelay {
+// One connection through the relay in front of the primary: replication connections (their startup packet
+// asks for "replication") always flow; the others (the monitor's) are held while `blackhole` is set. It
+// stands for a broken path between the proxy and the primary while the standbys still stream from it.
+class SparesReplication : public baton::test::TcpRelay::Observer {
  public:
-  explicit PathRelay(int target_port) : target_(target_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    port_ = baton::test::free_port();
-    sockaddr_in a = address(port_);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 64) != 0) {
-      throw std::runtime_error("relay: cannot listen");
-    }
-    accept_thread_ = std::thread([this] { accept_loop(); });
+  explicit SparesReplication(const std::atomic<bool>& blackhole) : blackhole_(blackhole) {}
+  void client_bytes(std::string_view bytes) override {
+    if (head_.size() < 2048) head_.append(bytes);
+    replication_ = replication_ || head_.find(std::string_view("replication\0", 12)) != std::string::npos;
   }
-  ~PathRelay() {
-    stop_ = true;
-    // The accept thread adds pump threads: join it first, then the pumps (no more are added).
-    accept_thread_.join();
-    for (auto& t : threads_) t.join();
-    ::close(listen_fd_);
-  }
-  int port() const { return port_; }
-  std::atomic<bool> blackhole{false};
+  bool held() override { return blackhole_ && !replication_; }
 
  private:
-  static sockaddr_in address(int port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-  }
-  void accept_loop() {
-    while (!stop_) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int client = ::accept(listen_fd_, nullptr, nullptr);
-      if (client < 0) continue;
-      int server = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a = address(target_);
-      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(client);
-        ::close(server);
-        continue;
-      }
-      threads_.emplace_back([this, client, server] { pump(client, server); });
-    }
-  }
-  // Both directions of one connection; the first client bytes tell whether it is a replication one.
-  void pump(int client, int server) {
-    std::string head;
-    bool replication = false;
-    char buf[16384];
-    while (!stop_) {
-      const bool hold = blackhole && !replication;
-      pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
-      if (hold) {
-        std::this_thread::sleep_for(20ms);
-        continue;
-      }
-      if (::poll(p, 2, 50) <= 0) continue;
-      bool closed = false;
-      for (int k = 0; k < 2 && !closed; ++k) {
-        if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        ssize_t n = ::read(p[k].fd, buf, sizeof buf);
-        if (n <= 0) {
-          closed = true;
-          break;
-        }
-        if (k == 0 && head.size() < 2048) {
-          head.append(buf, static_cast<std::size_t>(n));
-          replication = replication || head.find(std::string("replication\0", 12)) != std::string::npos;
-        }
-        const int to = k == 0 ? server : client;
-        for (ssize_t off = 0; off < n;) {
-          ssize_t w = ::write(to, buf + off, static_cast<std::size_t>(n - off));
-          if (w <= 0) {
-            closed = true;
-            break;
-          }
-          off += w;
-        }
-      }
-      if (closed) break;
-    }
-    ::close(client);
-    ::close(server);
-  }
-
-  int target_;
-  int port_ = 0;
-  int listen_fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread accept_thread_;
-  std::vector<std::thread> threads_;  // pumps; only the accept thread adds to it
+  const std::atomic<bool>& blackhole_;
+  std::string head_;  // the client's first bytes
+  bool replication_ = false;
 };
 
 std::string temp_state_path() { return baton::test::make_temp_dir("baton-state-") + "/failover.state"; }
@@ -549,7 +463,8 @@ TEST_CASE("a hung primary (every process SIGSTOPped) is failed over once the sta
 TEST_CASE("standbys that still stream from the primary stop a failover when only the monitor's path is broken",
           "[health]") {
   PgCluster c({.replicas = 2, .synchronous = false});
-  PathRelay relay(c.port(0));
+  std::atomic<bool> blackhole{false};
+  baton::test::TcpRelay relay(c.port(0), [&] { return std::make_unique<SparesReplication>(blackhole); });
   // The standbys stream through the relay, so that they report it as their sender: the relay is node0.
   for (int k = 1; k <= 2; ++k) {
     c.query(k, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=" + std::to_string(relay.port()) +
@@ -571,7 +486,7 @@ TEST_CASE("standbys that still stream from the primary stop a failover when only
   monitor.start();
   REQUIRE(run_until(io, [&] { return healthy_with_primary(monitor, 0, 3); }, 20s));
 
-  relay.blackhole = true;
+  blackhole = true;
   REQUIRE(run_until(io, [&] { return monitor.state() == FailoverState::kNoPrimary; }, 20s));
   run_for(io, 3000ms);  // the machine re-checks at every tick: still no failover
   CHECK(monitor.state() == FailoverState::kNoPrimary);
@@ -586,7 +501,7 @@ TEST_CASE("standbys that still stream from the primary stop a failover when only
   CHECK(c.query(2, "SELECT pg_is_in_recovery()") == "t");
   CHECK(monitor.topology()->epoch == 0);
 
-  relay.blackhole = false;  // the path heals: node0 is the primary again, no epoch change
+  blackhole = false;  // the path heals: node0 is the primary again, no epoch change
   CHECK(run_until(io, [&] { return healthy_with_primary(monitor, 0, 3); }, 20s));
   CHECK(monitor.topology()->epoch == 0);
   monitor.stop();

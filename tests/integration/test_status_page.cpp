@@ -1,10 +1,6 @@
 // The status page at GET / in a real headless browser (Debian's chromium): what its script draws, and a screenshot.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,11 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <mutex>
+#include <memory>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
-#include <vector>
 
 #include <boost/json.hpp>
 
@@ -85,103 +81,25 @@ json::value wait_for_topology(int admin_port, std::chrono::seconds timeout, std:
   return last;
 }
 
-// A loopback TCP relay in front of the admin port that counts the requests for one path, to see the page
-// refresh itself (the browser cannot be asked from outside how often its script ran).
-class CountingRelay {
+// Counts the request lines "GET <path> " one client sends through the relay in front of the admin port, to see
+// the page refresh itself (the browser cannot be asked from outside how often its script ran).
+class RequestCounter : public baton::test::TcpRelay::Observer {
  public:
-  CountingRelay(int target_port, std::string counted) : target_(target_port), counted_(std::move(counted)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a = loopback(0);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listener_, 16) != 0) {
-      throw std::runtime_error("relay: cannot listen");
+  RequestCounter(const std::string& path, std::atomic<int>& count) : needle_("GET " + path + " "), count_(count) {}
+  void client_bytes(std::string_view bytes) override {
+    unsearched_.append(bytes);
+    for (std::size_t at; (at = unsearched_.find(needle_)) != std::string::npos;) {
+      ++count_;
+      unsearched_.erase(0, at + needle_.size());
     }
-    socklen_t len = sizeof a;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
+    // Keeps a tail that may be the start of a request line split across reads.
+    if (unsearched_.size() > needle_.size()) unsearched_.erase(0, unsearched_.size() - needle_.size());
   }
-  ~CountingRelay() {
-    stop_ = true;
-    acceptor_.join();
-    ::close(listener_);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& t : pumps_) t.join();
-  }
-  CountingRelay(const CountingRelay&) = delete;
-  CountingRelay& operator=(const CountingRelay&) = delete;
-
-  int port() const { return port_; }
-  int count() const { return count_.load(); }
 
  private:
-  static sockaddr_in loopback(int port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-  }
-
-  void accept_loop() {
-    while (!stop_) {
-      pollfd p{listener_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      int client = ::accept(listener_, nullptr, nullptr);
-      if (client < 0) continue;
-      int server = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a = loopback(target_);
-      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(client);
-        ::close(server);
-        continue;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      pumps_.emplace_back([this, client, server] { pump(client, server); });
-    }
-  }
-
-  // Copies both ways until either side closes; counts request lines for `counted_` going to the server.
-  void pump(int client, int server) {
-    const std::string needle = "GET " + counted_ + " ";
-    std::string upstream;  // the client's bytes not yet searched through
-    char buf[16384];
-    while (!stop_) {
-      pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
-      if (::poll(p, 2, 100) <= 0) continue;
-      bool closed = false;
-      for (int i = 0; i < 2 && !closed; ++i) {
-        if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-        ssize_t n = ::recv(p[i].fd, buf, sizeof buf, 0);
-        if (n <= 0 || ::send(p[1 - i].fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) {
-          closed = true;
-          break;
-        }
-        if (i == 0) {
-          upstream.append(buf, static_cast<std::size_t>(n));
-          for (std::size_t at; (at = upstream.find(needle)) != std::string::npos;) {
-            ++count_;
-            upstream.erase(0, at + needle.size());
-          }
-          if (upstream.size() > needle.size()) upstream.erase(0, upstream.size() - needle.size());
-        }
-      }
-      if (closed) break;
-    }
-    ::close(client);
-    ::close(server);
-  }
-
-  int target_;
-  std::string counted_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> count_{0};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<std::thread> pumps_;
+  const std::string needle_;
+  std::atomic<int>& count_;
+  std::string unsearched_;  // the client's bytes not yet searched through
 };
 
 // Runs headless chromium on `url` with `args`, its stderr (DBus noise) kept apart in a file.
@@ -272,14 +190,16 @@ TEST_CASE("the status page in headless chromium shows nodes, roles, health, lag 
   REQUIRE(page.status == 200);
   CHECK(page.body.find("node0") == std::string::npos);
 
-  CountingRelay relay(admin_port, "/api/v1/clusters");
+  std::atomic<int> clusters_count{0};
+  baton::test::TcpRelay relay(admin_port,
+                              [&] { return std::make_unique<RequestCounter>("/api/v1/clusters", clusters_count); });
   const std::string url = "http://127.0.0.1:" + std::to_string(relay.port()) + "/";
   RunResult dom = chromium(work, "--dump-dom", url);
   INFO("chromium stderr: " << baton::test::read_file(work + "/chromium.err"));
   INFO("DOM: " << dom.output);
   REQUIRE(dom.exit_code == 0);
 
-  const int clusters_requests = relay.count();
+  const int clusters_requests = clusters_count.load();
 
   // What the script drew.
   CHECK(dom.output.find("<div id=\"error\"></div>") != std::string::npos);
