@@ -433,14 +433,31 @@ admin::CommandOutcome ControlPlane::monitor_command(const admin::Command& comman
     if (!node) return admin::CommandOutcome{Status::kFailed, "no such node: " + command.node};
   }
   switch (command.kind) {
-    case admin::CommandKind::kSwitchover:
-      if (m.state() != health::FailoverState::kHealthy) {
-        return admin::CommandOutcome{Status::kConflict, "cluster is " + std::string(health::to_string(m.state())) +
-                                                            ": a switchover needs a healthy cluster"};
+    case admin::CommandKind::kSwitchover: {
+      // The monitor applies the same rules when the command reaches it; answering here lets the
+      // operator know at once (a refusal there would show only in the events).
+      if (app_.config().clusters[i].failover.mode == FailoverMode::kFollow) {
+        const std::string text = "switchover refused: follow mode (the cluster's own manager moves the primary; "
+                                 "baton follows)";
+        event(command.cluster, text);
+        return admin::CommandOutcome{Status::kConflict, text};
+      }
+      // With no primary (manual mode, or an automatic failover that found no candidate) the
+      // command is a failover: the named standby, or the best one, is promoted.
+      const bool failover = m.state() == health::FailoverState::kNoPrimary;
+      if (m.state() != health::FailoverState::kHealthy && !failover) {
+        return admin::CommandOutcome{Status::kConflict,
+                                     "cluster is " + std::string(health::to_string(m.state())) +
+                                         ": a switchover needs a healthy cluster (or one without a primary, for a "
+                                         "failover)"};
       }
       m.command(health::Switchover{node});
-      event(command.cluster, "switchover requested" + (command.node.empty() ? std::string() : " to " + command.node));
-      return admin::CommandOutcome{Status::kAccepted, "switchover started; watch /api/v1/events"};
+      const std::string to = command.node.empty() ? std::string() : " to " + command.node;
+      event(command.cluster, (failover ? "failover (no primary) requested" : "switchover requested") + to);
+      return admin::CommandOutcome{Status::kAccepted, failover ? "failover started (the cluster has no primary); "
+                                                                 "watch /api/v1/events"
+                                                               : "switchover started; watch /api/v1/events"};
+    }
     case admin::CommandKind::kDrainNode:
       m.command(health::DrainNode{*node});
       return admin::CommandOutcome{Status::kDone, "node " + command.node + " drained: no new traffic"};
