@@ -189,7 +189,8 @@ awaitable<bool> Session::serve() {
       // waits for one (or for a primary).
       // (Not a conditional expression around the co_await: GCC 12 miscompiles that.)
       ServerError e;
-      if (!attach_now()) e = co_await acquire_server();
+      std::optional<routing::Route> picked;
+      if (!attach_now(picked)) e = co_await acquire_server(std::move(picked));
       if (!e.empty()) {
         // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
         // No primary to be had (a failover that did not finish in time): an error, and go on.
@@ -1122,12 +1123,14 @@ routing::Route Session::pick_standby(routing::Access access) {
   return routing::route(policy, access, worker_.balancer(cluster_index_), rt, options);
 }
 
-bool Session::attach_now() {
+bool Session::attach_now(std::optional<routing::Route>& picked) {
   const bool route = may_route();
   const routing::Access access =
       route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
   if (route) {
-    const routing::Route r = pick_standby(access);
+    // A pick is made once per request: acquire_server() goes on with it (a round-robin cursor
+    // moved twice would skip a standby every time).
+    const routing::Route& r = picked.emplace(pick_standby(access));
     if (r.kind == routing::Route::Kind::kStandby) {
       if (!attach_idle(r.node)) return false;
       note_route(r, true);
@@ -1150,7 +1153,7 @@ bool Session::attach_now() {
   return true;
 }
 
-awaitable<ServerError> Session::acquire_server() {
+awaitable<ServerError> Session::acquire_server(std::optional<routing::Route> picked) {
   const Config& cfg = worker_.config();
   const auto start = SteadyClock::now();
   set_client_state(metrics::ClientState::kWaiting);
@@ -1164,7 +1167,7 @@ awaitable<ServerError> Session::acquire_server() {
   ServerError last;
   for (int attempt = 0;; ++attempt) {
     if (route) {
-      routing::Route r = pick_standby(access);
+      routing::Route r = attempt == 0 && picked ? std::move(*picked) : pick_standby(access);
       note_route(r, attempt == 0);
       if (r.kind == routing::Route::Kind::kStandby) {
         ServerError e;

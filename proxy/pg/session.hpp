@@ -131,9 +131,10 @@ class Session {
   void finish_server(bool reusable);
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
   // The request's server connection: attach_now() when an idle pooled connection to the node it
-  // goes to is there (true: attached; false: nothing changed), else acquire_server(), which waits.
-  bool attach_now();
-  awaitable<ServerError> acquire_server();
+  // goes to is there (true: attached), else acquire_server(), which waits, going on with the
+  // standby attach_now() picked (if it picked one).
+  bool attach_now(std::optional<routing::Route>& picked);
+  awaitable<ServerError> acquire_server(std::optional<routing::Route> picked = std::nullopt);
   bool may_route() const;  // the request may go to a standby (if it is a read)
   routing::Route pick_standby(routing::Access access);
   awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);

@@ -133,6 +133,31 @@ TEST_CASE("split listener: reads spread over both standbys, writes and unsafe re
   CHECK_THAT(raw.output, !Catch::Contains("read_ports=" + p0 + "\n"));
 }
 
+TEST_CASE("round_robin: sequential reads alternate between the standbys, pooled connections or not",
+          "[routing]") {
+  PgCluster& c = PgCluster::shared();
+  const int port = free_port();
+  BatonProcess baton(split_config(c, port, "balancer = \"round_robin\"\n"), {port});
+  wait_standbys(c, port);
+  // One psql per read: each a new client, so whether the chosen standby has an idle pooled
+  // connection varies (a read that must open one takes the same standby as one that finds one).
+  std::map<std::string, int> hits;
+  for (int i = 0; i < 20; ++i) {
+    RunResult r = run("PGPASSWORD=app-secret /usr/lib/postgresql/15/bin/psql 'host=127.0.0.1 port=" +
+                          std::to_string(port) + " user=app dbname=app sslmode=disable' -XAtqc " +
+                          shell_quote("SELECT inet_server_port()"),
+                      20s);
+    REQUIRE(r.exit_code == 0);
+    ++hits[r.output];
+  }
+  const std::string p1 = std::to_string(c.port(1)) + "\n", p2 = std::to_string(c.port(2)) + "\n";
+  INFO("node1 " << hits[p1] << ", node2 " << hits[p2]);
+  CHECK(hits[p1] + hits[p2] == 20);
+  // Strict alternation but for the one read wait_standbys() made: 10 each, give or take one.
+  CHECK(hits[p1] >= 9);
+  CHECK(hits[p2] >= 9);
+}
+
 TEST_CASE("pgbench -S through a split listener: the standbys' own counters take the reads", "[routing]") {
   PgCluster& c = PgCluster::shared();
   REQUIRE(run(std::string(kPgbench) + " -i -s 1 -q 'host=" + c.socket_dir() + " port=" + std::to_string(c.port(0)) +
