@@ -284,6 +284,15 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout) {
   }
 }
 
+bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;

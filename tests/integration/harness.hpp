@@ -43,6 +43,9 @@ std::string make_temp_dir(const std::string& prefix);
 // True once 127.0.0.1:port accepts a TCP connection; false when `timeout` passes first.
 bool wait_for_port(int port, std::chrono::milliseconds timeout);
 
+// Polls `done` every 100 ms until it holds or `timeout` passes; returns whether it held.
+bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& done);
+
 std::string read_file(const std::string& path);
 
 // A PostgreSQL 15 cluster (primary + streaming replicas) run by tests/fixtures/pg_cluster.sh.

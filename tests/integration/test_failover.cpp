@@ -17,12 +17,18 @@
 #include <thread>
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/json_fields.hpp"
 
 using baton::test::BatonProcess;
 using baton::test::HttpResult;
 using baton::test::PgCluster;
 using baton::test::RunResult;
 using baton::test::free_port;
+using baton::test::integer;
+using baton::test::num;
+using baton::test::parse_object;
+using baton::test::str;
+using baton::test::wait_until;
 using baton::test::http_request;
 using baton::test::run;
 using baton::test::shell_quote;
@@ -40,46 +46,8 @@ constexpr const char* kTable = "failover_rows";
 
 std::string write_load_script() { return baton::test::source_dir() + "/tests/integration/clients/write_load.py"; }
 
-// Polls `done` every 100 ms until it holds or `timeout` passes; returns whether it held.
-bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-}
-
 double epoch_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// A JSON number as double (NaN when absent or null).
-double num(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return std::nan("");
-  if (v->is_int64()) return static_cast<double>(v->as_int64());
-  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
-  if (v->is_double()) return v->as_double();
-  return std::nan("");
-}
-
-long long integer(const json::object& o, const char* key) {
-  double d = num(o, key);
-  return std::isnan(d) ? -1 : static_cast<long long>(d);
-}
-
-std::string str(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) return "";
-  return std::string(v->as_string());
-}
-
-json::object parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return v.as_object();
 }
 
 // baton with automatic failover in front of the cluster: one primary-role listener, admin API

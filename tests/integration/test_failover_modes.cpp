@@ -15,12 +15,18 @@
 #include <vector>
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/json_fields.hpp"
 
 using baton::test::BatonProcess;
 using baton::test::HttpResult;
 using baton::test::PgCluster;
 using baton::test::RunResult;
 using baton::test::free_port;
+using baton::test::integer;
+using baton::test::is_null;
+using baton::test::parse_object;
+using baton::test::str;
+using baton::test::wait_until;
 using baton::test::http_request;
 using baton::test::run;
 using baton::test::shell_quote;
@@ -37,43 +43,7 @@ constexpr const char* kTable = "modes_rows";
 // failover.buffer_timeout in the configurations below.
 constexpr auto kBufferTimeout = 3s;
 
-// Polls `done` every 100 ms until it holds or `timeout` passes; returns whether it held.
-bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-}
-
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-json::object parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return v.as_object();
-}
-
-std::string str(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) return "";
-  return std::string(v->as_string());
-}
-
-bool is_null(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_null();
-}
-
-long long integer(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return -1;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<long long>(v->as_uint64());
-  return -1;
-}
 
 // baton in front of the cluster: one split listener, the admin API with a token, quick probes.
 // `mode` is failover.mode; `cluster_extra` adds keys to the [[clusters]] table.
@@ -455,7 +425,15 @@ TEST_CASE("failover modes: a fenced old primary, rebuilt as a standby and enable
   const int new_primary = primary_name == "node1" ? 1 : 2;
   const int other = 3 - new_primary;
   REQUIRE(wait_until(10s, [&] { return str(node_view(admin_port, "node0"), "health") == "fenced"; }));
-  REQUIRE(wait_until(30s, [&] { return streams_from(c, other) == std::to_string(c.port(new_primary)); }));
+  const bool other_follows =
+      wait_until(30s, [&] { return streams_from(c, other) == std::to_string(c.port(new_primary)); });
+  if (!other_follows) {  // what the standby says of its WAL receiver, and its log
+    std::cout << "node" << other << " WAL receiver: "
+              << c.psql(other, "SELECT status, sender_port, received_tli, latest_end_lsn FROM pg_stat_wal_receiver",
+                        "postgres").output
+              << "\n" << c.log_tail(other, 40) << std::flush;
+  }
+  REQUIRE(other_follows);
 
   // The operator rebuilds node0 as a standby of the new primary (and starts it).
   c.rebuild_as_standby(0, new_primary);
