@@ -189,7 +189,7 @@ awaitable<bool> Session::serve() {
       // waits for one (or for a primary).
       // (Not a conditional expression around the co_await: GCC 12 miscompiles that.)
       ServerError e;
-      std::optional<routing::Route> picked;
+      std::optional<Pick> picked;
       if (!attach_now(picked)) e = co_await acquire_server(std::move(picked));
       if (!e.empty()) {
         // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
@@ -1123,14 +1123,14 @@ routing::Route Session::pick_standby(routing::Access access) {
   return routing::route(policy, access, worker_.balancer(cluster_index_), rt, options);
 }
 
-bool Session::attach_now(std::optional<routing::Route>& picked) {
+bool Session::attach_now(std::optional<Pick>& picked) {
   const bool route = may_route();
   const routing::Access access =
       route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
   if (route) {
-    // A pick is made once per request: acquire_server() goes on with it (a round-robin cursor
-    // moved twice would skip a standby every time).
-    const routing::Route& r = picked.emplace(pick_standby(access));
+    // The request is judged and a node picked once: acquire_server() goes on with both (judging
+    // classifies the request again; a round-robin cursor moved twice would skip a standby).
+    const routing::Route& r = picked.emplace(Pick{access, pick_standby(access)}).route;
     if (r.kind == routing::Route::Kind::kStandby) {
       if (!attach_idle(r.node)) return false;
       note_route(r, true);
@@ -1153,7 +1153,7 @@ bool Session::attach_now(std::optional<routing::Route>& picked) {
   return true;
 }
 
-awaitable<ServerError> Session::acquire_server(std::optional<routing::Route> picked) {
+awaitable<ServerError> Session::acquire_server(std::optional<Pick> picked) {
   const Config& cfg = worker_.config();
   const auto start = SteadyClock::now();
   set_client_state(metrics::ClientState::kWaiting);
@@ -1162,12 +1162,13 @@ awaitable<ServerError> Session::acquire_server(std::optional<routing::Route> pic
   const auto pause_deadline = start + cfg.pool.query_wait_timeout;
   const auto failover_deadline = start + cluster_->failover.buffer_timeout;
   const bool route = may_route();
-  const routing::Access access =
-      route && request_is_read() ? routing::Access::kReadOnly : routing::Access::kReadWrite;
+  const routing::Access access = picked                         ? picked->access
+                                 : route && request_is_read() ? routing::Access::kReadOnly
+                                                              : routing::Access::kReadWrite;
   ServerError last;
   for (int attempt = 0;; ++attempt) {
     if (route) {
-      routing::Route r = attempt == 0 && picked ? std::move(*picked) : pick_standby(access);
+      routing::Route r = attempt == 0 && picked ? std::move(picked->route) : pick_standby(access);
       note_route(r, attempt == 0);
       if (r.kind == routing::Route::Kind::kStandby) {
         ServerError e;

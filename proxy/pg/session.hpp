@@ -131,10 +131,14 @@ class Session {
   void finish_server(bool reusable);
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
   // The request's server connection: attach_now() when an idle pooled connection to the node it
-  // goes to is there (true: attached), else acquire_server(), which waits, going on with the
-  // standby attach_now() picked (if it picked one).
-  bool attach_now(std::optional<routing::Route>& picked);
-  awaitable<ServerError> acquire_server(std::optional<routing::Route> picked = std::nullopt);
+  // goes to is there (true: attached), else acquire_server(), which waits, going on with what
+  // attach_now() judged and picked (when the request could go to a standby).
+  struct Pick {
+    routing::Access access;
+    routing::Route route;
+  };
+  bool attach_now(std::optional<Pick>& picked);
+  awaitable<ServerError> acquire_server(std::optional<Pick> picked = std::nullopt);
   bool may_route() const;  // the request may go to a standby (if it is a read)
   routing::Route pick_standby(routing::Access access);
   awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);
