@@ -232,17 +232,38 @@ int count_of(const std::vector<std::string>& v, const std::string& x) {
   return n;
 }
 
+// A fresh three-node cluster with the test table, and baton in front of it in failover mode `mode`;
+// `primary_seen`: baton's admin view showed node0 as primary within 30 s.
+struct Rig {
+  explicit Rig(const std::string& mode)
+      : c(PgCluster::Options{.replicas = 2, .synchronous = false, .tls = false}),
+        listen_port(free_port()),
+        admin_port(free_port()),
+        baton(table_and_config(c, mode, listen_port, admin_port), {listen_port, admin_port}),
+        primary_seen(wait_until(30s, [this] { return str(cluster_view(admin_port), "primary") == "node0"; })) {}
+
+  static std::string table_and_config(const PgCluster& c, const std::string& mode, int listen_port, int admin_port) {
+    create_table(c);
+    return modes_config(c, mode, listen_port, admin_port);
+  }
+
+  PgCluster c;
+  const int listen_port;
+  const int admin_port;
+  BatonProcess baton;
+  const bool primary_seen;
+};
+
 }  // namespace
 
 TEST_CASE("failover modes: manual mode reports a dead primary, promotes nothing, and fails over on a switchover command",
           "[failover-modes]") {
   const auto test_start = Clock::now();
-  PgCluster c(PgCluster::Options{.replicas = 2, .synchronous = false, .tls = false});
-  create_table(c);
-  const int listen_port = free_port();
-  const int admin_port = free_port();
-  BatonProcess baton(modes_config(c, "manual", listen_port, admin_port), {listen_port, admin_port});
-  REQUIRE(wait_until(30s, [&] { return str(cluster_view(admin_port), "primary") == "node0"; }));
+  Rig rig("manual");
+  REQUIRE(rig.primary_seen);
+  PgCluster& c = rig.c;
+  const int listen_port = rig.listen_port;
+  const int admin_port = rig.admin_port;
   RunResult first = baton_psql(listen_port, {std::string("INSERT INTO ") + kTable + " VALUES (1, inet_server_port()) RETURNING port"});
   INFO("first write: " << first.output);
   REQUIRE(first.output == std::to_string(c.port(0)) + "\n");
@@ -343,12 +364,11 @@ TEST_CASE("failover modes: manual mode reports a dead primary, promotes nothing,
 TEST_CASE("failover modes: follow mode never promotes, follows an outside promotion and refuses a switchover",
           "[failover-modes]") {
   const auto test_start = Clock::now();
-  PgCluster c(PgCluster::Options{.replicas = 2, .synchronous = false, .tls = false});
-  create_table(c);
-  const int listen_port = free_port();
-  const int admin_port = free_port();
-  BatonProcess baton(modes_config(c, "follow", listen_port, admin_port), {listen_port, admin_port});
-  REQUIRE(wait_until(30s, [&] { return str(cluster_view(admin_port), "primary") == "node0"; }));
+  Rig rig("follow");
+  REQUIRE(rig.primary_seen);
+  PgCluster& c = rig.c;
+  const int listen_port = rig.listen_port;
+  const int admin_port = rig.admin_port;
 
   c.signal_node(0, SIGKILL);
   const auto killed_at = Clock::now();
@@ -406,12 +426,11 @@ TEST_CASE("failover modes: follow mode never promotes, follows an outside promot
 TEST_CASE("failover modes: a fenced old primary, rebuilt as a standby and enabled, serves reads again",
           "[failover-modes]") {
   const auto test_start = Clock::now();
-  PgCluster c(PgCluster::Options{.replicas = 2, .synchronous = false, .tls = false});
-  create_table(c);
-  const int listen_port = free_port();
-  const int admin_port = free_port();
-  BatonProcess baton(modes_config(c, "auto", listen_port, admin_port), {listen_port, admin_port});
-  REQUIRE(wait_until(30s, [&] { return str(cluster_view(admin_port), "primary") == "node0"; }));
+  Rig rig("auto");
+  REQUIRE(rig.primary_seen);
+  PgCluster& c = rig.c;
+  const int listen_port = rig.listen_port;
+  const int admin_port = rig.admin_port;
 
   c.signal_node(0, SIGKILL);
   const auto killed_at = Clock::now();
