@@ -39,6 +39,20 @@ inline long long integer(const boost::json::object& o, const char* key) {
   return std::isnan(d) ? -1 : static_cast<long long>(d);
 }
 
+// The JSON object a client script printed as its last line starting with '{': the output merges
+// stdout and stderr, and libpq prints some server messages (a FATAL reaching a connection that is
+// being set up or closed) to stderr. Null when there is none.
+inline boost::json::value last_json_line(const std::string& output) {
+  std::size_t at = output.rfind("\n{");
+  at = at == std::string::npos ? (output.starts_with("{") ? 0 : std::string::npos) : at + 1;
+  if (at == std::string::npos) return nullptr;
+  const std::size_t end = output.find('\n', at);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(output.substr(at, end == std::string::npos ? end : end - at), ec);
+  if (ec) return nullptr;
+  return v;
+}
+
 // True when the field is present and null.
 inline bool is_null(const boost::json::object& o, const char* key) {
   const boost::json::value* v = o.if_contains(key);

@@ -13,6 +13,7 @@
 
 #include "tests/common/prom_exposition.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/integration/json_fields.hpp"
 
 using baton::test::BatonProcess;
 using baton::test::free_port;
@@ -264,7 +265,8 @@ TEST_CASE("SIGTERM under load: readiness drops, no transaction fails mid-flight,
   RunResult r = load.get();
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  json::value out = json::parse(r.output);
+  json::value out = baton::test::last_json_line(r.output);
+  REQUIRE(out.is_object());
   const json::array& committed = out.at("committed").as_array();
   CHECK(committed.size() >= 12);
   CHECK(out.at("errors").at("mid_flight").as_object().empty());
