@@ -11,7 +11,8 @@
 # A quick A/B of two builds (or baton against PgBouncer) on a shared, noisy machine: the
 # endpoints alternate, so a burst of load elsewhere hits all of them alike.
 # Connection settings come from the usual libpq variables: PGUSER (default app), PGDATABASE
-# (default app), PGPASSWORD. The database needs pgbench's tables (pgbench -i).
+# (default app), PGPASSWORD. The database needs pgbench's tables (pgbench -i). Start each proxy in
+# a session of its own (`setsid baton --config ...`), as bench/run.sh does.
 set -euo pipefail
 
 clients=16 mode=simple rounds=5 duration=5
@@ -32,6 +33,11 @@ for e in "$@"; do
   IFS=: read -r _ port pid <<<"$e"
   [[ $port =~ ^[0-9]+$ && $pid =~ ^[0-9]+$ ]] || { echo "cpu_compare: '$e' is not NAME:PORT:PID" >&2; exit 2; }
   [[ -r /proc/$pid/stat ]] || { echo "cpu_compare: no process $pid" >&2; exit 2; }
+  # With autogroup scheduling a proxy in this shell's session shares one CPU share with pgbench;
+  # its figures then differ from a proxy run as a service (bench/README.md, "Scheduling").
+  if [[ $(ps -o sid= -p "$pid" | tr -d ' ') == $(ps -o sid= -p $$ | tr -d ' ') ]]; then
+    echo "cpu_compare: warning: process $pid runs in this shell's session; start it with setsid" >&2
+  fi
 done
 
 pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n1)

@@ -208,7 +208,8 @@ one_run() {  # MODE REPEAT
   ((ok)) || { cat "$dir/pg_cluster.log" >&2; die "the cluster did not start"; }
   read -r listen admin <<<"$("$py" -B "$lib/free_ports.py" 2 | tr '\n' ' ')"
   write_config "$dir/baton.toml" "$listen" "$admin" "$base"
-  "$baton_bin" --config "$dir/baton.toml" >"$dir/baton.log" 2>&1 &
+  # In a session of its own, as a service would run (bench/README.md, "Scheduling").
+  setsid "$baton_bin" --config "$dir/baton.toml" >"$dir/baton.log" 2>&1 &
   baton_pid=$!
   ok=0
   for ((i = 0; i < 150; i++)); do

@@ -217,7 +217,12 @@ name = "app"
 auth = "scram-sha-256"
 password = "app-secret"
 EOF
-  "$baton_bin" --config "$conf" >"$tmp/$name.log" 2>&1 &
+  # Each proxy runs in a session of its own (setsid), as a service would: with the kernel's
+  # autogroup scheduling (sched_autogroup_enabled), a proxy left in this script's session shares one
+  # CPU share with pgbench while every PostgreSQL backend has one of its own (backends call
+  # setsid()); measured on this machine that cost baton 26% more CPU per transaction and
+  # transactions stalled up to 0.7 s (bench/README.md, "Scheduling").
+  setsid "$baton_bin" --config "$conf" >"$tmp/$name.log" 2>&1 &
   pid_of[$name]=$!
   pids+=($!)
 }
@@ -252,7 +257,7 @@ EOF
   printf '"app" "%s"\n' "$verifier" >"$dir/userlist.txt"
   chown -R postgres: "$dir"
   chmod 600 "$dir/userlist.txt"
-  pgbouncer -q "$dir/pgbouncer.ini" >"$dir/stdout.log" 2>&1 &
+  setsid pgbouncer -q "$dir/pgbouncer.ini" >"$dir/stdout.log" 2>&1 &  # own session: see start_baton
   pid_of[$name]=$!
   pids+=($!)
 }
@@ -279,7 +284,7 @@ frontend pg
 backend pg
   server pg1 127.0.0.1:$pg_port
 EOF
-  haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+  setsid haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &  # own session: see start_baton
   pid_of[haproxy]=$!
   pids+=($!)
 }
