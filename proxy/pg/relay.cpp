@@ -1167,41 +1167,62 @@ awaitable<ServerError> Session::acquire_server(std::optional<Pick> picked) {
                                                               : routing::Access::kReadWrite;
   ServerError last;
   for (int attempt = 0;; ++attempt) {
+    // The node: a standby the balancer picks for a read, else the primary when there is one.
+    std::optional<std::size_t> node;
+    bool standby = false;
     if (route) {
       routing::Route r = attempt == 0 && picked ? std::move(picked->route) : pick_standby(access);
       note_route(r, attempt == 0);
-      if (r.kind == routing::Route::Kind::kStandby) {
-        ServerError e;
-        if (!attach_idle(r.node)) e = co_await acquire_node(r.node, pause_deadline);
-        if (e.empty()) {
-          attached(true, false, SteadyClock::now() - start);
-          co_return e;
-        }
-        if (refusal(e)) {
-          set_client_state(metrics::ClientState::kIdle);
-          co_return e;
-        }
-        worker_.exclude_standby(cluster_index_, r.node);  // unreachable: try another, or the primary
-        continue;
-      }
       if (r.kind == routing::Route::Kind::kRefused) {
         set_client_state(metrics::ClientState::kIdle);
         co_return ServerError{std::string(sqlstate::kCannotConnectNow), std::string(r.error), false};
+      }
+      if (r.kind == routing::Route::Kind::kStandby) {
+        node = r.node;
+        standby = true;
       }
     }
     const auto now = SteadyClock::now();
     const health::Topology& topology = *worker_.topology(cluster_index_);
     const bool paused = worker_.writes_paused(cluster_index_);
-    if (!paused && topology.has_writable_primary()) {
+    if (!node && !paused && topology.has_writable_primary()) node = *topology.primary;
+    if (node) {
+      // The pool's acquisition loop, here rather than in a coroutine of the pool's own (see Pool).
       ServerError e;
-      if (!attach_idle(*topology.primary)) e = co_await acquire_node(*topology.primary, pause_deadline);
+      if (!attach_idle(*node)) {
+        ServerPool& pool = *pool_;
+        for (;;) {
+          if (ServerPool::Ptr c = pool.try_acquire()) {
+            attach(std::move(c), *node);
+            break;
+          }
+          if (pool.reserve_login()) {
+            e = take(co_await pool.open_reserved(), *node);
+            break;
+          }
+          ServerPool::Waiter w(pause_deadline);
+          co_await pool.wait(w);
+          if (w.conn) {
+            attach(std::move(w.conn), *node);
+            break;
+          }
+          if (w.timed_out) {
+            e = ServerError{std::string(sqlstate::kProtocolViolation), "query_wait_timeout", false};
+            break;
+          }
+        }
+      }
       if (e.empty()) {
-        attached(false, access == routing::Access::kReadWrite, SteadyClock::now() - start);
+        attached(standby, !standby && access == routing::Access::kReadWrite, SteadyClock::now() - start);
         co_return e;
       }
       if (refusal(e)) {
         set_client_state(metrics::ClientState::kIdle);
         co_return e;
+      }
+      if (standby) {
+        worker_.exclude_standby(cluster_index_, *node);  // unreachable: try another, or the primary
+        continue;
       }
       last = std::move(e);
     }
@@ -1264,12 +1285,10 @@ bool Session::attach_idle(std::size_t node_index) {
   return true;
 }
 
-awaitable<ServerError> Session::acquire_node(std::size_t node_index, std::chrono::steady_clock::time_point deadline) {
-  pool_ = &node_pool(node_index);
-  auto r = co_await pool_->acquire(deadline);
-  if (!r.conn) co_return r.error;
+ServerError Session::take(ServerPool::Opened r, std::size_t node_index) {
+  if (!r.conn) return std::move(r.error);
   attach(std::move(r.conn), node_index);
-  co_return ServerError{};
+  return ServerError{};
 }
 
 void Session::attach(ServerPool::Ptr conn, std::size_t node_index) {

@@ -141,9 +141,10 @@ class Session {
   awaitable<ServerError> acquire_server(std::optional<Pick> picked = std::nullopt);
   bool may_route() const;  // the request may go to a standby (if it is a read)
   routing::Route pick_standby(routing::Access access);
-  awaitable<ServerError> acquire_node(std::size_t node, std::chrono::steady_clock::time_point deadline);
-  // An idle pooled connection to `node` attached at once, without a coroutine; else acquire_node().
+  // An idle pooled connection to `node` attached at once, without a coroutine (pool_ is then that
+  // node's pool, whether or not one was there: the caller waits on pool_->acquire() and take()s).
   bool attach_idle(std::size_t node);
+  ServerError take(ServerPool::Opened r, std::size_t node);  // attaches what acquire() gave, or its error
   ServerPool& node_pool(std::size_t node);
   void attach(ServerPool::Ptr conn, std::size_t node);
   awaitable<End> fail_request(const ServerError& e);

@@ -1,13 +1,19 @@
 // Server-connection pool mechanics shared by both protocols: idle list, waiters, limits across workers.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <cstddef>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 
 #include "proxy/net/asio.hpp"
 #include "proxy/pool/pool_policy.hpp"
@@ -70,7 +76,8 @@ class Pool {
 
   Pool(asio::any_io_executor executor, std::shared_ptr<PoolShared> shared, PoolSettings settings, Factory factory,
        Signal signal_others)
-      : executor_(std::move(executor)),
+      : executor_(executor),
+        deadline_timer_(std::move(executor)),
         shared_(std::move(shared)),
         settings_(settings),
         factory_(std::move(factory)),
@@ -79,33 +86,78 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // An idle connection, if one is there (no waiting, no login): the caller's path without a coroutine.
+  // Acquiring is a loop the caller runs (a pool of its own coroutine per wait would cost one more
+  // coroutine frame per transaction when clients outnumber connections):
+  //   for (;;) {
+  //     if (Ptr c = pool.try_acquire()) -> use c
+  //     if (pool.reserve_login()) -> co_await pool.open_reserved() (a connection or the error)
+  //     Waiter w(deadline); co_await pool.wait(w);
+  //     w.conn -> use it; w.timed_out -> query_wait_timeout; else (woken) go round again
+  //   }
+
+  // An idle connection, if one is there (checked with a non-blocking peek), else null.
   Ptr try_acquire() { return take_idle(); }
 
-  // Takes an idle connection, opens one within limits, or waits until `deadline`.
-  awaitable<Opened> acquire(TimePoint deadline) {
-    for (;;) {
-      if (Ptr c = take_idle()) co_return Opened{std::move(c), {}};
-      if (logins_ < settings_.max_logins && shared_->try_reserve()) {
-        Opened opened = co_await open_reserved();
-        co_return opened;
-      }
-      Waiter w(executor_, deadline);
-      // The other workers hear when clients start waiting here: one with idle connections above
-      // its share gives one up. While clients keep waiting, their releases do that without a
-      // signal (a cross-thread wake-up per transaction otherwise).
-      const bool first = waiters_.empty();
-      waiters_.push_back(&w);
-      shared_->waiting.fetch_add(1, std::memory_order_acq_rel);
-      if (first) signal_others_();
-      co_await w.timer.async_wait(use_tuple);
-      shared_->waiting.fetch_sub(1, std::memory_order_acq_rel);
-      std::erase(waiters_, &w);
-      if (w.conn) co_return Opened{std::move(w.conn), {}};
-      if (!w.woken && SteadyClock::now() >= deadline) {
-        co_return Opened{nullptr, ServerError{"08P01", "query_wait_timeout", false}};
-      }
+  // A slot (across workers) and a login (this worker) for open_reserved(), if both are free.
+  bool reserve_login() { return logins_ < settings_.max_logins && shared_->try_reserve(); }
+
+  // Opens a connection in a slot reserve_login() took; a failed login frees the slot.
+  awaitable<Opened> open_reserved() {
+    ++logins_;
+    Opened r = co_await factory_();
+    --logins_;
+    if (!r.conn) shared_->unreserve();
+    // A login slot is free again: a client that waited for it (not for a connection) may now log in.
+    if (!r.conn || shared_->total.load(std::memory_order_acquire) < shared_->max_size.load(std::memory_order_relaxed)) {
+      wake_one();
     }
+    co_return r;
+  }
+
+  // A client waiting for a connection. Its coroutine is resumed (posted) by release() with a
+  // connection, by wake_one() to try again (a slot or a login came free), or by the pool's timer at
+  // `deadline`. No timer of its own: one timer per pool, set to the earliest deadline, fires about
+  // once per query_wait_timeout while clients wait.
+  struct Waiter {
+    explicit Waiter(TimePoint d) : deadline(d) {}
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
+    TimePoint deadline;
+    Ptr conn;
+    bool woken = false;
+    bool timed_out = false;
+    // The suspended coroutine's completion handler, kept here (no allocation per wait), and the
+    // function that moves it out and calls it. (asio::any_completion_handler allocates, and posting
+    // one costs about four times this: a work_dispatcher through a type-erased executor.)
+    static constexpr std::size_t kHandlerBytes = 32;
+    alignas(std::max_align_t) unsigned char handler[kHandlerBytes];
+    void (*complete)(Waiter&) = nullptr;
+  };
+
+  // Waits in line (first come, first served) until one of the three above. The other workers hear
+  // when clients start waiting here: one with idle connections above its share gives one up.
+  // While clients keep waiting, their releases do that without a signal (a cross-thread wake-up per
+  // transaction otherwise).
+  auto wait(Waiter& w) {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [this, &w](auto handler) {
+          using Handler = decltype(handler);
+          static_assert(sizeof(Handler) <= Waiter::kHandlerBytes && alignof(Handler) <= alignof(std::max_align_t));
+          new (w.handler) Handler(std::move(handler));
+          w.complete = [](Waiter& self) {
+            Handler* stored = std::launder(reinterpret_cast<Handler*>(self.handler));
+            Handler h(std::move(*stored));
+            stored->~Handler();
+            self.complete = nullptr;
+            std::move(h)();  // resumes the coroutine: `self` may be gone after this
+          };
+          const bool first = waiters_.empty();
+          waiters_.push_back(&w);
+          shared_->waiting.fetch_add(1, std::memory_order_acq_rel);
+          if (first) signal_others_();
+          if (w.deadline < armed_for_) arm(w.deadline);
+        },
+        asio::use_awaitable);
   }
 
   // Gives a connection back. Broken or expired ones are closed; otherwise a waiter here gets it,
@@ -121,7 +173,7 @@ class Pool {
       Waiter* w = waiters_.front();
       waiters_.pop_front();
       w->conn = std::move(c);
-      w->timer.cancel();
+      resume(*w);
       return;
     }
     // Clients wait on another worker: give up the slot, but only above this worker's fair share,
@@ -182,7 +234,7 @@ class Pool {
     });
     int want = warm_deficit(
         {.open = static_cast<int>(idle_.size()) + active_, .opening = logins_, .min_size = settings_.min_size});
-    for (int i = 0; i < want && logins_ < settings_.max_logins && shared_->try_reserve(); ++i) {
+    for (int i = 0; i < want && reserve_login(); ++i) {
       asio::co_spawn(executor_, warm_one(), asio::detached);
     }
   }
@@ -210,12 +262,48 @@ class Pool {
   PoolShared& shared() { return *shared_; }
 
  private:
-  struct Waiter {
-    Waiter(asio::any_io_executor ex, TimePoint deadline) : timer(ex, deadline) {}
-    asio::steady_timer timer;
-    Ptr conn;
-    bool woken = false;
-  };
+  // Resumes a waiter the caller has taken off waiters_: later, on this worker's loop, never inside
+  // the caller (another client's session in the middle of its own work). Straight onto the
+  // io_context's queue when that is the executor (a post() through the type-erased executor wraps
+  // the function in a work_dispatcher: twice the instructions).
+  void resume(Waiter& w) {
+    shared_->waiting.fetch_sub(1, std::memory_order_acq_rel);
+    auto fn = [w = &w] { w->complete(*w); };
+    if (const auto* io = executor_.target<asio::io_context::executor_type>()) {
+      asio::prefer(asio::require(*io, asio::execution::blocking.never),
+                   asio::execution::allocator(asio::recycling_allocator<void>()))
+          .execute(std::move(fn));
+    } else {
+      asio::post(executor_, asio::bind_allocator(asio::recycling_allocator<void>(), std::move(fn)));
+    }
+  }
+
+  void arm(TimePoint at) {
+    armed_for_ = at;
+    deadline_timer_.expires_at(at);  // a wait pending on it ends with operation_aborted
+    deadline_timer_.async_wait([this](error_code ec) {
+      if (!ec) on_deadline();  // (aborted: re-armed or the pool is gone; touch nothing)
+    });
+  }
+
+  // Resumes the waiters whose deadline has passed; sets the timer for the next deadline.
+  void on_deadline() {
+    armed_for_ = TimePoint::max();
+    const auto now = SteadyClock::now();
+    auto next = TimePoint::max();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      Waiter* w = *it;
+      if (w->deadline <= now) {
+        it = waiters_.erase(it);
+        w->timed_out = true;
+        resume(*w);
+      } else {
+        next = std::min(next, w->deadline);
+        ++it;
+      }
+    }
+    if (next != TimePoint::max()) arm(next);
+  }
 
   // Connections this worker holds: leased, idle and being opened.
   int held() const { return active_ + static_cast<int>(idle_.size()) + logins_; }
@@ -240,18 +328,6 @@ class Pool {
     return nullptr;
   }
 
-  awaitable<Opened> open_reserved() {
-    ++logins_;
-    Opened r = co_await factory_();
-    --logins_;
-    if (!r.conn) shared_->unreserve();
-    // A login slot is free again: a client that waited for it (not for a connection) may now log in.
-    if (!r.conn || shared_->total.load(std::memory_order_acquire) < shared_->max_size.load(std::memory_order_relaxed)) {
-      wake_one();
-    }
-    co_return r;
-  }
-
   awaitable<void> warm_one() {
     Opened r = co_await open_reserved();
     if (r.conn) release(std::move(r.conn));
@@ -262,10 +338,12 @@ class Pool {
     Waiter* w = waiters_.front();
     waiters_.pop_front();
     w->woken = true;
-    w->timer.cancel();
+    resume(*w);
   }
 
   asio::any_io_executor executor_;
+  asio::steady_timer deadline_timer_;
+  TimePoint armed_for_ = TimePoint::max();  // the deadline the timer is set for (max: none)
   std::shared_ptr<PoolShared> shared_;
   PoolSettings settings_;
   Factory factory_;

@@ -1,0 +1,208 @@
+// Pool mechanics on a real io_context with fake connections: who waits, who gets which
+// connection, timeouts on the pool's one timer, the cross-worker waiting count.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/pool/pool.hpp"
+
+namespace {
+
+using namespace baton::proxy;
+using namespace std::chrono_literals;
+
+struct FakeConn {
+  int id = 0;
+  bool open = true;
+  TimePoint created_at = SteadyClock::now();
+  TimePoint last_used = created_at;
+  bool usable() const { return open; }
+  bool idle_and_open() const { return open; }
+};
+
+using FakePool = Pool<FakeConn>;
+
+// What one client's acquisition ended with, in the order the clients finished.
+struct Outcome {
+  std::string client;
+  int conn = 0;  // the connection's id, 0 for none
+  bool timed_out = false;
+  int rounds = 0;  // waits it went through
+  TimePoint at;
+};
+
+struct Rig {
+  explicit Rig(int max_size, int max_logins = 8) : shared(std::make_shared<PoolShared>(max_size)) {
+    PoolSettings settings;
+    settings.fair_share = max_size;
+    settings.max_logins = max_logins;
+    pool = std::make_unique<FakePool>(
+        io.get_executor(), shared, settings,
+        [this]() -> awaitable<FakePool::Opened> {
+          co_return FakePool::Opened{std::make_unique<FakeConn>(FakeConn{.id = ++opened}), {}};
+        },
+        [this] { ++signals; });
+  }
+
+  // The acquisition loop pool.hpp documents (the one Session::acquire_server runs).
+  awaitable<void> client(std::string name, TimePoint deadline, std::vector<FakePool::Ptr>& held) {
+    Outcome o{.client = name};
+    for (;;) {
+      if (FakePool::Ptr c = pool->try_acquire()) {
+        o.conn = c->id;
+        held.push_back(std::move(c));
+        break;
+      }
+      if (pool->reserve_login()) {
+        FakePool::Opened r = co_await pool->open_reserved();
+        o.conn = r.conn ? r.conn->id : 0;
+        if (r.conn) held.push_back(std::move(r.conn));
+        break;
+      }
+      FakePool::Waiter w(deadline);
+      ++o.rounds;
+      co_await pool->wait(w);
+      if (w.conn) {
+        o.conn = w.conn->id;
+        held.push_back(std::move(w.conn));
+        break;
+      }
+      if (w.timed_out) {
+        o.timed_out = true;
+        break;
+      }
+    }
+    o.at = SteadyClock::now();
+    outcomes.push_back(o);
+  }
+
+  void spawn(std::string name, TimePoint deadline, std::vector<FakePool::Ptr>& held) {
+    asio::co_spawn(io, client(std::move(name), deadline, held), asio::detached);
+  }
+
+  // Runs what is ready (no waiting on timers).
+  void settle() {
+    io.poll();
+    io.restart();
+  }
+
+  asio::io_context io;
+  std::shared_ptr<PoolShared> shared;
+  std::unique_ptr<FakePool> pool;
+  int opened = 0;
+  int signals = 0;
+  std::vector<Outcome> outcomes;
+};
+
+}  // namespace
+
+TEST_CASE("pool: clients beyond pool_size wait in line and get released connections in arrival order", "[pool]") {
+  Rig rig(1);
+  std::vector<FakePool::Ptr> a, b, c;
+  const auto deadline = SteadyClock::now() + 30s;
+  rig.spawn("a", deadline, a);
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 1);
+  CHECK(rig.outcomes[0].conn == 1);  // logged in
+
+  rig.spawn("b", deadline, b);
+  rig.spawn("c", deadline, c);
+  rig.settle();
+  CHECK(rig.outcomes.size() == 1);  // b and c wait
+  CHECK(rig.pool->waiting_count() == 2);
+  CHECK(rig.shared->waiting.load() == 2);
+  CHECK(rig.signals == 1);  // the other workers hear once, when the first client starts waiting
+
+  rig.pool->release(std::move(a.back()));
+  a.clear();
+  CHECK(rig.outcomes.size() == 1);  // resumed later, not inside release()
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 2);
+  CHECK(rig.outcomes[1].client == "b");
+  CHECK(rig.outcomes[1].conn == 1);  // the same connection, no new login
+  CHECK(rig.outcomes[1].rounds == 1);
+  CHECK(rig.shared->waiting.load() == 1);
+
+  rig.pool->release(std::move(b.back()));
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 3);
+  CHECK(rig.outcomes[2].client == "c");
+  CHECK(rig.outcomes[2].conn == 1);
+  CHECK(rig.opened == 1);
+  CHECK(rig.shared->waiting.load() == 0);
+  CHECK(rig.pool->waiting_count() == 0);
+  CHECK(rig.shared->total.load() == 1);
+}
+
+TEST_CASE("pool: a waiter times out at its deadline, an earlier deadline that came later first", "[pool]") {
+  Rig rig(1);
+  std::vector<FakePool::Ptr> a, late, early;
+  const auto t0 = SteadyClock::now();
+  rig.spawn("a", t0 + 30s, a);
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 1);
+  rig.spawn("late", t0 + 400ms, late);
+  rig.settle();
+  rig.spawn("early", t0 + 150ms, early);  // re-arms the pool's timer for the earlier deadline
+  rig.settle();
+  CHECK(rig.pool->waiting_count() == 2);
+
+  rig.io.run_for(1s);  // both deadlines pass; nothing else is pending after them
+  REQUIRE(rig.outcomes.size() == 3);
+  CHECK(rig.outcomes[1].client == "early");
+  CHECK(rig.outcomes[1].timed_out);
+  CHECK(rig.outcomes[1].conn == 0);
+  CHECK(rig.outcomes[1].at >= t0 + 150ms);
+  CHECK(rig.outcomes[1].at < t0 + 400ms);
+  CHECK(rig.outcomes[2].client == "late");
+  CHECK(rig.outcomes[2].timed_out);
+  CHECK(rig.outcomes[2].at >= t0 + 400ms);
+  CHECK(rig.shared->waiting.load() == 0);
+  CHECK(rig.pool->waiting_count() == 0);
+  CHECK(rig.opened == 1);
+}
+
+TEST_CASE("pool: a dropped connection frees its slot and wakes a waiter, which logs in anew", "[pool]") {
+  Rig rig(1);
+  std::vector<FakePool::Ptr> a, b;
+  const auto deadline = SteadyClock::now() + 30s;
+  rig.spawn("a", deadline, a);
+  rig.settle();
+  rig.spawn("b", deadline, b);
+  rig.settle();
+  CHECK(rig.pool->waiting_count() == 1);
+
+  a.back()->open = false;  // broken while leased: release() closes it instead of handing it on
+  rig.pool->release(std::move(a.back()));
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 2);
+  CHECK(rig.outcomes[1].client == "b");
+  CHECK(rig.outcomes[1].conn == 2);    // a new login in the freed slot
+  CHECK(rig.outcomes[1].rounds == 1);  // woken once, then reserved the slot
+  CHECK(rig.opened == 2);
+  CHECK(rig.shared->total.load() == 1);
+  CHECK(rig.signals == 2);  // first waiter, and the drop
+}
+
+TEST_CASE("pool: an idle connection that closed is not handed out; its slot goes to a new login", "[pool]") {
+  Rig rig(1);
+  std::vector<FakePool::Ptr> a, b;
+  const auto deadline = SteadyClock::now() + 30s;
+  rig.spawn("a", deadline, a);
+  rig.settle();
+  FakeConn* first = a.back().get();
+  rig.pool->release(std::move(a.back()));
+  CHECK(rig.pool->idle_count() == 1);
+  first->open = false;  // the server closed it while it idled (what the peek before reuse sees)
+
+  rig.spawn("b", deadline, b);
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 2);
+  CHECK(rig.outcomes[1].conn == 2);  // not the closed one: a new login in its slot
+  CHECK(rig.outcomes[1].rounds == 0);
+  CHECK(rig.pool->idle_count() == 0);
+  CHECK(rig.shared->total.load() == 1);
+}
