@@ -2,6 +2,8 @@
 // then a few head tokens per statement decide its class.
 #include "routing/classifier.hpp"
 
+#include <array>
+
 namespace baton::routing {
 namespace {
 
@@ -81,9 +83,7 @@ enum class Kw : std::uint8_t {
   kTemp, kTemporary, kLocal, kGlobal, kPgTemp,
 };
 
-Kw keyword(const Token& t) {
-  if (t.kind != TokenKind::kWord) return Kw::kOther;
-  const std::string_view w = t.text;
+Kw keyword(std::string_view w) {
   const char first = static_cast<char>(w[0] | 0x20);  // ASCII lowercase of a letter (keywords start with one)
   auto is = [w, first](std::string_view lower) { return first == lower[0] && iequals(w, lower); };
   switch (w.size()) {
@@ -123,6 +123,8 @@ Kw keyword(const Token& t) {
   }
   return Kw::kOther;
 }
+
+Kw keyword(const Token& t) { return t.kind == TokenKind::kWord ? keyword(t.text) : Kw::kOther; }
 
 class FactScanner {
  public:
@@ -642,8 +644,56 @@ std::vector<std::string> default_volatile_functions(protocol::sql::Dialect d) {
   return d == Dialect::kPostgres ? postgres_volatile() : mysql_volatile();
 }
 
+bool plain_select(std::string_view sql) {
+  // Characters: 0 not allowed, 1 word character, 2 blank, 3 punctuation that starts nothing.
+  static constexpr auto kClass = [] {
+    std::array<std::uint8_t, 256> c{};
+    for (int ch = 'a'; ch <= 'z'; ++ch) c[ch] = 1;
+    for (int ch = 'A'; ch <= 'Z'; ++ch) c[ch] = 1;
+    for (int ch = '0'; ch <= '9'; ++ch) c[ch] = 1;
+    c['_'] = 1;
+    for (char ch : {' ', '\t', '\n', '\r'}) c[static_cast<unsigned char>(ch)] = 2;
+    for (char ch : {',', '.', '=', '<', '>', '*', '+'}) c[static_cast<unsigned char>(ch)] = 3;
+    return c;
+  }();
+  std::size_t i = 0;
+  const std::size_t n = sql.size();
+  while (i < n && kClass[static_cast<unsigned char>(sql[i])] == 2) ++i;
+  if (n - i < 7 || !iequals(sql.substr(i, 6), "select") || kClass[static_cast<unsigned char>(sql[i + 6])] != 2) {
+    return false;
+  }
+  i += 7;
+  while (i < n) {
+    const unsigned char ch = static_cast<unsigned char>(sql[i]);
+    const std::uint8_t k = kClass[ch];
+    if (k == 1) {
+      const std::size_t begin = i;
+      while (i < n && kClass[static_cast<unsigned char>(sql[i])] == 1) ++i;
+      // A word the fact scanner looks at (FOR, INTO, LOCK, TEMP, PG_TEMP, ...): the full walk.
+      if (ch > '9' && keyword(sql.substr(begin, i - begin)) != Kw::kOther) return false;
+      continue;
+    }
+    if (k == 0) {
+      if (ch != ';') return false;
+      // A final semicolon only (no second statement).
+      for (++i; i < n; ++i) {
+        if (kClass[static_cast<unsigned char>(sql[i])] != 2) return false;
+      }
+      return true;
+    }
+    ++i;
+  }
+  return true;
+}
+
 Classification classify(std::string_view sql, const ClassifierOptions& options) {
   Classification out;
+  if (options.fast_paths && plain_select(sql)) {
+    out.cls = StatementClass::kRead;
+    out.read_only = true;
+    out.statements = 1;
+    return out;
+  }
   const Dialect dialect = options.dialect;
   const std::vector<std::string>& volatile_functions =
       !options.volatile_functions.empty() ? options.volatile_functions

@@ -16,6 +16,8 @@ struct ClassifierOptions {
   // Lowercased function names whose call sends a statement to the primary. An entry ending in '*'
   // matches every name with that prefix ("pg_advisory_lock*"). Empty: default_volatile_functions(dialect).
   std::vector<std::string> volatile_functions;
+  // Take plain_select()'s shortcut (off only in tests that compare it with the full walk).
+  bool fast_paths = true;
 };
 
 std::vector<std::string> default_volatile_functions(protocol::sql::Dialect d);
@@ -51,6 +53,13 @@ struct Classification {
 //    temporary object (TEMP/TEMPORARY table, view, sequence, SELECT INTO TEMP, pg_temp.x) pins.
 //  - DECLARE ... CURSOR: kOther; WITH HOLD pins.
 Classification classify(std::string_view sql, const ClassifierOptions& options);
+
+// True for the shape most reads have, which classify() answers without tokens: "SELECT", then
+// only words none of the classifier's keywords (FOR, INTO, LOCK, TEMP, PG_TEMP, INSERT, ...),
+// numbers, blanks and , . = < > * +, at most one final ';'. No quote, comment, parenthesis (so no
+// function call), variable, parameter or second statement: the full walk finds no fact in such a
+// text, and it is a read (kRead, read_only, one statement, no pin, hint or set).
+bool plain_select(std::string_view sql);
 
 // The statement that replays `set` on another server connection, e.g. "SET search_path TO public"
 // or "SET TIME ZONE 'UTC'". Empty when the dialect has no such statement.

@@ -661,3 +661,60 @@ TEST_CASE("classifier: volatile function list is configurable", "[classifier]") 
   CHECK(std::find(pg.begin(), pg.end(), "pg_sleep") == pg.end());
   CHECK(std::find(my.begin(), my.end(), "get_lock") != my.end());
 }
+
+TEST_CASE("classifier: plain_select's shortcut answers as the full walk does", "[classifier]") {
+  using baton::routing::plain_select;
+  // The shapes it is for (pgbench -S's statement first).
+  for (const char* sql : {"SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", "SELECT 1", "select 1;  \n",
+                          "  SELECT a, b FROM s.t WHERE a >= 10 AND b <> 2 ORDER BY a DESC LIMIT 5",
+                          "SELECT * FROM t WHERE x = 1.5e3 + 2"}) {
+    INFO("sql: " << sql);
+    CHECK(plain_select(sql));
+  }
+  // Each of these needs the full walk: a keyword the fact scanner looks at, a call, a comment, a
+  // quote, a parameter, a variable, a second statement, or not a SELECT at all.
+  for (const char* sql :
+       {"SELECT * FROM t FOR UPDATE", "SELECT a INTO b FROM t", "SELECT * FROM pg_temp.x", "SELECT update FROM t",
+        "SELECT * FROM t LOCK IN SHARE MODE", "SELECT nextval('s')", "SELECT 1 /* baton:replica */",
+        "SELECT 1 -- x", "SELECT 'a'", "SELECT \"a\" FROM t", "SELECT * FROM t WHERE id = $1", "SELECT @a",
+        "SELECT 1; SELECT 2", "SELECT 1;;", "SELECTED", "SELECT", "WITH x AS (SELECT 1) SELECT * FROM x",
+        "(SELECT 1)", "SELECT `a` FROM t", "SELECT 1 # x", "SELECT a::int FROM t", "SELECT a\x01 FROM t"}) {
+    INFO("sql: " << sql);
+    CHECK_FALSE(plain_select(sql));
+  }
+  // Over both statement tables and the texts above: where the shortcut is taken, the full walk
+  // (fast_paths off) gives exactly its answer; and classify() never differs from the full walk.
+  auto agree = [](const char* sql, Dialect dialect) {
+    ClassifierOptions fast;
+    fast.dialect = dialect;
+    ClassifierOptions full = fast;
+    full.fast_paths = false;
+    const Classification a = classify(sql, fast);
+    const Classification b = classify(sql, full);
+    INFO("sql: " << sql);
+    CHECK(to_string(a.cls) == to_string(b.cls));
+    CHECK(a.read_only == b.read_only);
+    CHECK(to_string(a.pin) == to_string(b.pin));
+    CHECK(a.hint == b.hint);
+    CHECK(a.sets.size() == b.sets.size());
+    CHECK(a.statements == b.statements);
+    if (plain_select(sql)) {
+      CHECK(to_string(b.cls) == to_string(R));
+      CHECK(b.read_only);
+      CHECK(b.pin == N);
+      CHECK_FALSE(b.hint);
+      CHECK(b.sets.empty());
+      CHECK(b.statements == 1);
+      return 1;
+    }
+    return 0;
+  };
+  int shortcut = 0;
+  for (const Row& row : kPostgresRows) shortcut += agree(row.sql, Dialect::kPostgres);
+  for (const Row& row : kMysqlRows) shortcut += agree(row.sql, Dialect::kMysql);
+  for (const char* sql : {"SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", "SELECT * FROM t FOR UPDATE",
+                          "SELECT * FROM t LOCK IN SHARE MODE", "SELECT a INTO b FROM t"}) {
+    shortcut += agree(sql, Dialect::kPostgres) + agree(sql, Dialect::kMysql);
+  }
+  CHECK(shortcut >= 10);  // the tables do exercise it
+}
