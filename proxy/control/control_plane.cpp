@@ -354,24 +354,30 @@ health::MonitorOptions monitor_options(const ClusterConfig& c) {
 
 }  // namespace
 
-void ControlPlane::note_probe(std::size_t cluster, const health::MonitorEvent& e) {
-  if (e.node.empty() || cluster >= probe_failures_.size()) return;
-  auto& failures = probe_failures_[cluster];
-  if (e.kind == "probe_failed") {
-    failures[e.node] = e.text;
-  } else if (e.kind == "probe_ok" || e.kind == "node_up") {
-    if (failures.erase(e.node) == 0) return;
+void ControlPlane::note_trouble(std::size_t cluster, const health::MonitorEvent& e) {
+  if (cluster >= trouble_.size()) return;
+  Trouble& t = trouble_[cluster];
+  if (e.kind == "alert") {
+    t.last_alert = e.text;
+  } else if (e.kind == "state") {
+    t.no_primary = e.text.ends_with("-> no_primary");
+    if (!t.no_primary) t.last_alert.clear();  // (an alert of an earlier spell says nothing now)
+  } else if (e.kind == "probe_failed" && !e.node.empty()) {
+    t.probe_failures[e.node] = e.text;
+  } else if ((e.kind == "probe_ok" || e.kind == "node_up") && !e.node.empty()) {
+    if (t.probe_failures.erase(e.node) == 0) return;
   } else {
     return;
   }
   std::string text;
-  for (const auto& [node, why] : failures) text += (text.empty() ? "" : "; ") + node + ": " + why;
+  if (t.no_primary && !t.last_alert.empty()) text = t.last_alert;
+  for (const auto& [node, why] : t.probe_failures) text += (text.empty() ? "" : "; ") + node + ": " + why;
   app_.set_trouble(cluster, std::move(text));
 }
 
 std::string ControlPlane::start_monitors() {
   const Config& cfg = app_.config();
-  probe_failures_.resize(cfg.clusters.size());
+  trouble_.resize(cfg.clusters.size());
   for (std::size_t i = 0; i < cfg.clusters.size(); ++i) {
     const ClusterConfig& c = cfg.clusters[i];
     std::vector<health::NodeSpec> specs;
@@ -394,7 +400,7 @@ std::string ControlPlane::start_monitors() {
       app_.publish_position(i, r.node, r.in_recovery ? r.replay_lsn : r.current_lsn);
     };
     callbacks.on_event = [this, i](const health::MonitorEvent& e) {
-      note_probe(i, e);
+      note_trouble(i, e);
       if (e.kind == "probe_ok") return;
       std::string text = e.kind;
       if (!e.node.empty()) text += " " + e.node;

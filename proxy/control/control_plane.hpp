@@ -61,7 +61,10 @@ class ControlPlane {
   awaitable<void> shutdown(std::chrono::milliseconds grace);
   std::string start_monitors();
   std::string monitor_state(std::size_t cluster) const;
-  void note_probe(std::size_t cluster, const health::MonitorEvent& e);
+  // Keeps what a client refused for want of a primary is told (App::trouble): the nodes whose
+  // probes fail and why, and while the cluster has no primary the failover machine's last alert
+  // (e.g. several nodes claiming primary on one timeline).
+  void note_trouble(std::size_t cluster, const health::MonitorEvent& e);
   admin::CommandOutcome monitor_command(const admin::Command& command);
   std::size_t cluster_index(const std::string& name) const;
 
@@ -72,7 +75,12 @@ class ControlPlane {
   std::unique_ptr<admin::HttpServer> http_;
   std::vector<std::unique_ptr<health::ClusterMonitor>> monitors_;  // one per cluster, config order
   std::deque<admin::EventView> events_;
-  std::vector<std::map<std::string, std::string>> probe_failures_;  // per cluster: node -> last failure
+  struct Trouble {
+    std::map<std::string, std::string> probe_failures;  // node -> last failure
+    std::string last_alert;
+    bool no_primary = false;
+  };
+  std::vector<Trouble> trouble_;  // per cluster
   std::chrono::steady_clock::time_point started_;
   bool shutting_down_ = false;
   int exit_code_ = 0;
