@@ -56,8 +56,9 @@ struct PoolSettings {
   std::chrono::milliseconds idle_timeout{600000};  // 0 = never
   std::chrono::milliseconds lifetime{3600000};      // 0 = never
   // An idle connection unused this long goes to clients waiting on another worker even within this
-  // worker's fair share.
-  std::chrono::milliseconds unused_after{1000};
+  // worker's fair share. (Idle connections are reused most recently used first, so one at the
+  // other end unused this long is more than this worker's clients need right now.)
+  std::chrono::milliseconds unused_after{100};
 };
 
 // A pool of server connections of one key on one worker. Conn needs members `created_at`,
@@ -77,7 +78,8 @@ class Pool {
   Pool(asio::any_io_executor executor, std::shared_ptr<PoolShared> shared, PoolSettings settings, Factory factory,
        Signal signal_others)
       : executor_(executor),
-        deadline_timer_(std::move(executor)),
+        deadline_timer_(executor),
+        handover_timer_(std::move(executor)),
         shared_(std::move(shared)),
         settings_(settings),
         factory_(std::move(factory)),
@@ -199,30 +201,13 @@ class Pool {
     if (!waiters_.empty()) {
       wake_one();
     } else {
-      // Clients wait elsewhere: give up idle connections above this worker's share, and within
-      // it those unused for a while (the load moved: session pooling after its clients left).
-      // Connections in use between transactions come back within milliseconds and stay.
-      const auto now = SteadyClock::now();
-      int wanted = shared_->waiting.load(std::memory_order_acquire);
-      while (wanted > 0 && !idle_.empty() &&
-             (held() > settings_.fair_share || now - idle_.front()->last_used >= settings_.unused_after)) {
-        Ptr c = std::move(idle_.front());  // the least recently used
-        idle_.pop_front();
-        drop(std::move(c));
-        --wanted;
-      }
+      give_up_idle();
     }
   }
 
   // Periodic upkeep: close connections idle too long or past their lifetime; open up to min_size.
   void maintain(TimePoint now) {
-    // Load that moved to another worker: once a second, an idle connection within this worker's
-    // share goes to where clients wait.
-    if (waiters_.empty() && !idle_.empty() && shared_->waiting.load(std::memory_order_acquire) > 0) {
-      Ptr c = std::move(idle_.front());
-      idle_.pop_front();
-      drop(std::move(c));
-    }
+    if (waiters_.empty()) give_up_idle();
     std::erase_if(idle_, [&](Ptr& c) {
       bool idle_too_long = settings_.idle_timeout.count() > 0 && now - c->last_used >= settings_.idle_timeout;
       bool expire = !c->usable() || idle_too_long || expired(*c, now);
@@ -305,6 +290,33 @@ class Pool {
     if (next != TimePoint::max()) arm(next);
   }
 
+  // Clients wait on other workers (and none here): give up idle connections above this worker's
+  // share, and within it those unused for unused_after (the load moved, e.g. session pooling after
+  // this worker's clients left). Connections in use between transactions come back within
+  // milliseconds and stay. While clients still wait, the rest is looked at again when the least
+  // recently used one will have been unused that long: a client waiting for a connection another
+  // worker does not use gets it within about unused_after, not at the next maintenance tick.
+  void give_up_idle() {
+    const auto now = SteadyClock::now();
+    int wanted = shared_->waiting.load(std::memory_order_acquire);
+    while (wanted > 0 && !idle_.empty() &&
+           (held() > settings_.fair_share || now - idle_.front()->last_used >= settings_.unused_after)) {
+      Ptr c = std::move(idle_.front());  // the least recently used
+      idle_.pop_front();
+      drop(std::move(c));
+      --wanted;
+    }
+    if (wanted > 0 && !idle_.empty() && !handover_armed_) {
+      handover_armed_ = true;
+      handover_timer_.expires_at(idle_.front()->last_used + settings_.unused_after);
+      handover_timer_.async_wait([this](error_code ec) {
+        if (ec) return;  // (the pool is gone; touch nothing)
+        handover_armed_ = false;
+        if (waiters_.empty()) give_up_idle();
+      });
+    }
+  }
+
   // Connections this worker holds: leased, idle and being opened.
   int held() const { return active_ + static_cast<int>(idle_.size()) + logins_; }
 
@@ -343,6 +355,8 @@ class Pool {
 
   asio::any_io_executor executor_;
   asio::steady_timer deadline_timer_;
+  asio::steady_timer handover_timer_;  // give_up_idle()'s next look
+  bool handover_armed_ = false;
   TimePoint armed_for_ = TimePoint::max();  // the deadline the timer is set for (max: none)
   std::shared_ptr<PoolShared> shared_;
   PoolSettings settings_;

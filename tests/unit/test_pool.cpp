@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -205,4 +206,75 @@ TEST_CASE("pool: an idle connection that closed is not handed out; its slot goes
   CHECK(rig.outcomes[1].rounds == 0);
   CHECK(rig.pool->idle_count() == 0);
   CHECK(rig.shared->total.load() == 1);
+}
+
+TEST_CASE("pool: a client waiting on one worker gets a connection another worker holds idle within its share",
+          "[pool]") {
+  // Two workers' pools of one key (pool_size 2), each allowed to keep both as its share, signalling
+  // each other as Worker::on_pool_signal does (posted to the other's thread; one thread here).
+  asio::io_context io;
+  auto shared = std::make_shared<PoolShared>(2);
+  int opened = 0;
+  std::unique_ptr<FakePool> a, b;
+  auto make = [&](std::unique_ptr<FakePool>& other) {
+    PoolSettings settings;
+    settings.fair_share = 2;
+    settings.unused_after = 50ms;
+    return std::make_unique<FakePool>(
+        io.get_executor(), shared, settings,
+        [&opened]() -> awaitable<FakePool::Opened> {
+          co_return FakePool::Opened{std::make_unique<FakeConn>(FakeConn{.id = ++opened}), {}};
+        },
+        [&io, &other] { asio::post(io, [&other] { other->on_signal(); }); });
+  };
+  a = make(b);
+  b = make(a);
+
+  // Worker A's two clients log in and leave: A keeps both connections idle (within its share).
+  for (int i = 0; i < 2; ++i) REQUIRE(a->reserve_login());
+  std::vector<FakePool::Ptr> held;
+  for (int i = 0; i < 2; ++i) {
+    asio::co_spawn(io, [&]() -> awaitable<void> { held.push_back((co_await a->open_reserved()).conn); },
+                   asio::detached);
+  }
+  io.poll();
+  io.restart();
+  REQUIRE(held.size() == 2);
+  for (auto& c : held) a->release(std::move(c));
+  CHECK(a->idle_count() == 2);
+  CHECK(shared->total.load() == 2);
+
+  // A client on worker B: no idle connection there, no free slot: it waits; A gives up its least
+  // recently used connection once that has been unused for unused_after, and B logs in anew.
+  const auto t0 = SteadyClock::now();
+  std::optional<TimePoint> got_at;
+  int got = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        for (int round = 0; round < 5; ++round) {
+          if (FakePool::Ptr c = b->try_acquire()) {
+            got = c->id;
+            break;
+          }
+          if (b->reserve_login()) {
+            FakePool::Opened r = co_await b->open_reserved();
+            got = r.conn ? r.conn->id : 0;
+            break;
+          }
+          FakePool::Waiter w(t0 + 10s);
+          co_await b->wait(w);
+          if (w.conn || w.timed_out) break;
+        }
+        got_at = SteadyClock::now();
+      },
+      asio::detached);
+  for (int i = 0; i < 200 && !got_at; ++i) io.run_for(10ms);  // (2 s at most)
+  REQUIRE(got_at);
+  CHECK(got == 3);  // a new login on B in the slot A gave up
+  CHECK(*got_at - t0 >= 40ms);
+  CHECK(*got_at - t0 < 1s);  // (before: at A's next maintenance tick, one connection per second)
+  CHECK(a->idle_count() == 1);
+  CHECK(shared->total.load() == 2);
+  CHECK(shared->waiting.load() == 0);
 }
