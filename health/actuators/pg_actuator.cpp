@@ -301,7 +301,22 @@ awaitable<ActionOutcome> PgActuator::fence(NodeId node) {
   Session s(*this, node);
   PgResult r = co_await s.run("ALTER SYSTEM SET default_transaction_read_only = on", {}, statement_deadline());
   if (!r.error) r = co_await s.run("SELECT pg_reload_conf()", {}, statement_deadline());
-  out.detail += r.error ? "node not made read-only (" + describe(*r.error) + ")" : std::string("node made read-only");
+  if (r.error) {
+    out.detail += "node not made read-only (" + describe(*r.error) + ")";
+    co_return out;
+  }
+  out.detail += "node made read-only";
+  // The read-only default binds no one who asks for read-write (BEGIN READ WRITE, SET
+  // default_transaction_read_only = off), and sessions begun before the fence go on: end every
+  // client session there but the monitor's own, so that nothing keeps writing to a node baton no
+  // longer treats as the primary.
+  co_await sleep_for(executor_, kReloadSettle);
+  r = co_await s.run(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND usename IS DISTINCT FROM current_user",
+      {}, statement_deadline());
+  out.detail += r.error ? "; client sessions not ended (" + describe(*r.error) + ")"
+                        : "; " + first_value(r).value_or("0") + " client sessions ended";
   co_return out;
 }
 

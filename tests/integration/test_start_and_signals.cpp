@@ -373,6 +373,12 @@ TEST_CASE("start: two nodes claim primary on timelines 1 and 2; the newer is pri
   REQUIRE(timeline_of(c, 0) == "00000001");
   REQUIRE(timeline_of(c, 1) == "00000002");
   REQUIRE(c.query(0, "SHOW default_transaction_read_only") == "off");
+  // A session straight to node0, open before baton starts (an application that bypasses baton):
+  // the fence ends it (40 s bounds it if it did not).
+  auto bypass = std::async(std::launch::async, [&] { return c.psql(0, "SELECT pg_sleep(40)"); });
+  REQUIRE(wait_until(10s, [&] {
+    return c.query(0, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(40)'") == "1";
+  }));
 
   const int listen_port = free_port();
   const int admin_port = free_port();
@@ -410,6 +416,16 @@ TEST_CASE("start: two nodes claim primary on timelines 1 and 2; the newer is pri
   // and a reload on node0. A write straight to node0 is refused with PostgreSQL's read-only error.
   CHECK(wait_until(15s, [&] { return c.query(0, "SHOW default_transaction_read_only") == "on"; }));
   CHECK(c.query(1, "SHOW default_transaction_read_only") == "off");
+  // ...and node0's client sessions are ended (the read-only default binds no one who asks for
+  // read-write): the bypassing session is cut off, not left writing to the fenced node.
+  REQUIRE(bypass.wait_for(15s) == std::future_status::ready);
+  const RunResult cut = bypass.get();
+  INFO("session straight to node0 when baton fenced it: " << cut.output);
+  CHECK(cut.exit_code != 0);
+  CHECK_THAT(cut.output, Catch::Contains("terminating connection due to administrator command"));
+  CHECK(wait_until(15s, [&] {
+    return event_texts(admin_port).find("client sessions ended") != std::string::npos;
+  }));
   RunResult direct = c.psql(0, std::string("\\set VERBOSITY verbose\nINSERT INTO ") + kTable + " VALUES (99, 0)");
   INFO("direct write to node0: " << direct.output);
   CHECK(direct.exit_code != 0);
