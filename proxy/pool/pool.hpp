@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <functional>
-#include <cstddef>
 #include <memory>
 #include <new>
 #include <string>
