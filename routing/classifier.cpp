@@ -669,8 +669,17 @@ bool plain_select(std::string_view sql) {
     if (k == 1) {
       const std::size_t begin = i;
       while (i < n && kClass[static_cast<unsigned char>(sql[i])] == 1) ++i;
+      const std::string_view word = sql.substr(begin, i - begin);
+      if (ch <= '9') {
+        // A number. Letters after its digits other than an exponent ("1for", "0x1F"): a lexer may
+        // split them off as a word, so the full walk decides.
+        for (char c : word) {
+          if (c > '9' && c != 'e' && c != 'E') return false;
+        }
+        continue;
+      }
       // A word the fact scanner looks at (FOR, INTO, LOCK, TEMP, PG_TEMP, ...): the full walk.
-      if (ch > '9' && keyword(sql.substr(begin, i - begin)) != Kw::kOther) return false;
+      if (keyword(word) != Kw::kOther) return false;
       continue;
     }
     if (k == 0) {

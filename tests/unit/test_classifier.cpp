@@ -678,7 +678,8 @@ TEST_CASE("classifier: plain_select's shortcut answers as the full walk does", "
         "SELECT * FROM t LOCK IN SHARE MODE", "SELECT nextval('s')", "SELECT 1 /* baton:replica */",
         "SELECT 1 -- x", "SELECT 'a'", "SELECT \"a\" FROM t", "SELECT * FROM t WHERE id = $1", "SELECT @a",
         "SELECT 1; SELECT 2", "SELECT 1;;", "SELECTED", "SELECT", "WITH x AS (SELECT 1) SELECT * FROM x",
-        "(SELECT 1)", "SELECT `a` FROM t", "SELECT 1 # x", "SELECT a::int FROM t", "SELECT a\x01 FROM t"}) {
+        "(SELECT 1)", "SELECT `a` FROM t", "SELECT 1 # x", "SELECT a::int FROM t", "SELECT a\x01 FROM t",
+        "SELECT 1for UPDATE", "SELECT 0x1F"}) {
     INFO("sql: " << sql);
     CHECK_FALSE(plain_select(sql));
   }
@@ -713,7 +714,8 @@ TEST_CASE("classifier: plain_select's shortcut answers as the full walk does", "
   for (const Row& row : kPostgresRows) shortcut += agree(row.sql, Dialect::kPostgres);
   for (const Row& row : kMysqlRows) shortcut += agree(row.sql, Dialect::kMysql);
   for (const char* sql : {"SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", "SELECT * FROM t FOR UPDATE",
-                          "SELECT * FROM t LOCK IN SHARE MODE", "SELECT a INTO b FROM t"}) {
+                          "SELECT * FROM t LOCK IN SHARE MODE", "SELECT a INTO b FROM t", "SELECT 1for UPDATE",
+                          "SELECT 1.5e3, 2E-1 FROM t"}) {
     shortcut += agree(sql, Dialect::kPostgres) + agree(sql, Dialect::kMysql);
   }
   CHECK(shortcut >= 10);  // the tables do exercise it
