@@ -88,7 +88,16 @@ void ControlPlane::on_signal(int sig) {
   if (shutting_down_) {
     if (sig == SIGINT) {
       log::info("app", "SIGINT during shutdown: stopping now");
-      io_.stop();
+      // Every session left is told FATAL 57P01 and closed first (each worker does it on its thread;
+      // milliseconds), then the loops stop.
+      asio::co_spawn(
+          io_,
+          [this]() -> awaitable<void> {
+            std::function<void(Worker&)> terminate = [](Worker& w) { w.terminate_sessions(); };
+            co_await on_workers(terminate);
+            io_.stop();
+          },
+          asio::detached);
     }
     return;
   }
@@ -113,6 +122,15 @@ awaitable<void> ControlPlane::shutdown(std::chrono::milliseconds grace) {
   }
   if (app_.client_count() > 0) {
     log::warn("app", std::to_string(app_.client_count()), " clients still connected after the shutdown grace; closing them");
+    // As PostgreSQL's fast shutdown: FATAL 57P01, then the connections close (their servers roll
+    // back); a moment for the sessions to end before the loops stop.
+    std::function<void(Worker&)> terminate = [](Worker& w) { w.terminate_sessions(); };
+    co_await on_workers(terminate);
+    const auto limit = SteadyClock::now() + std::chrono::milliseconds(200);
+    while (app_.client_count() > 0 && SteadyClock::now() < limit) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(use_tuple);
+    }
   } else {
     log::info("app", "every client has left");
   }

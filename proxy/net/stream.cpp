@@ -97,23 +97,32 @@ void Stream::cancel_wait() {
 }
 
 awaitable<error_code> Stream::write(const std::vector<asio::const_buffer>& buffers) {
+  writing_ = true;
   if (tls_) {
     auto [ec, n] = co_await asio::async_write(*tls_, buffers, use_tuple);
+    writing_ = false;
     co_return ec;
   }
   auto [ec, n] = co_await asio::async_write(*plain_, buffers, use_tuple);
+  writing_ = false;
   co_return ec;
 }
 
 awaitable<error_code> Stream::write(asio::const_buffer buffer) {
+  writing_ = true;
   if (tls_) {
     auto [ec, n] = co_await asio::async_write(*tls_, buffer, use_tuple);
+    writing_ = false;
     co_return ec;
   }
   std::vector<asio::const_buffer> rest{buffer};
   error_code ec;
-  if (write_now(rest, ec)) co_return ec;
+  if (write_now(rest, ec)) {
+    writing_ = false;
+    co_return ec;
+  }
   auto [wec, n] = co_await asio::async_write(*plain_, rest, use_tuple);
+  writing_ = false;
   co_return wec;
 }
 

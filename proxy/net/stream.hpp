@@ -39,6 +39,8 @@ class Stream {
   // Writes every byte of the buffer sequence.
   awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
   awaitable<error_code> write(asio::const_buffer buffer);
+  // An asynchronous write() is under way (bytes written now would land inside its message).
+  bool writing() const { return writing_; }
 
   // Without waiting, for the relay's hot path on plain sockets: no Asio operation, no completion to
   // schedule, no coroutine. Neither may run while an asynchronous operation of the same direction
@@ -75,6 +77,7 @@ class Stream {
 
   std::unique_ptr<tcp::socket> plain_;
   std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+  bool writing_ = false;
 };
 
 }  // namespace baton::proxy

@@ -225,6 +225,10 @@ void Worker::begin_drain() {
   for (auto& [pid, session] : sessions_) session->drain();
 }
 
+void Worker::terminate_sessions() {
+  for (auto& [pid, session] : sessions_) session->terminate();
+}
+
 void Worker::apply_config() {
   const Config& cfg = config();
   for (auto& [key, entry] : pools_) {

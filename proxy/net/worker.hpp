@@ -44,6 +44,8 @@ class Worker {
   void stop_accepting();  // posted: close the listeners
   // Shutting down (on this worker's thread): idle sessions end now, busy ones at their transaction's end.
   void begin_drain();
+  // The shutdown grace is over (on this worker's thread): every session left is ended now.
+  void terminate_sessions();
   bool draining() const { return draining_; }
   // A reloaded configuration is in effect (on this worker's thread): pool sizes, timeouts and server
   // logins of existing pools follow it; idle connections whose login changed are closed.

@@ -466,6 +466,21 @@ void Session::drain() {
   }
 }
 
+void Session::terminate() {
+  if (client_.is_open() && !client_.is_tls() && !client_.writing()) {
+    std::vector<std::uint8_t> out;
+    protocol::Writer w(out);
+    be::encode_error(w, be::ErrorSpec{.severity = "FATAL",
+                                      .sqlstate = sqlstate::kAdminShutdown,
+                                      .message = "terminating connection due to administrator command"});
+    std::vector<asio::const_buffer> buffers{asio::buffer(out)};
+    error_code ignored;
+    client_.write_now(buffers, ignored);  // what the socket takes now; nothing is waited for
+  }
+  client_.close();
+  if (server_) server_->stream.close();
+}
+
 bool Session::busy_in(std::size_t cluster) const {
   return server_ && cluster_index_ == cluster &&
          (!expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_) && mode_ == PoolMode::kTransaction;

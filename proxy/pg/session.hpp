@@ -73,6 +73,10 @@ class Session {
   metrics::ClientState client_state() const { return client_state_; }
   // Shutting down: an idle session ends now (FATAL 57P01), a busy one at its transaction's end.
   void drain();
+  // The shutdown grace is over, as PostgreSQL's fast shutdown: the client is told FATAL 57P01 (at
+  // once, if nothing else is being written to it and it is not TLS), then both connections close;
+  // the server rolls back what was left open.
+  void terminate();
   // Its place in the worker's list of hot waits (Worker::hot_wait_begin), and the tick it began in.
   void set_hot(std::size_t index, std::uint64_t round, bool in_wait) {
     hot_index_ = index;
