@@ -467,7 +467,9 @@ void Session::drain() {
 }
 
 void Session::terminate() {
-  if (client_.is_open() && !client_.is_tls() && !client_.writing()) {
+  // Not in the middle of a message to the client: an asynchronous write under way, or a large
+  // server message forwarded in pieces.
+  if (client_.is_open() && !client_.is_tls() && !client_.writing() && server_stream_left_ == 0) {
     std::vector<std::uint8_t> out;
     protocol::Writer w(out);
     be::encode_error(w, be::ErrorSpec{.severity = "FATAL",
