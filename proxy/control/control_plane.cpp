@@ -93,8 +93,7 @@ void ControlPlane::on_signal(int sig) {
       asio::co_spawn(
           io_,
           [this]() -> awaitable<void> {
-            std::function<void(Worker&)> terminate = [](Worker& w) { w.terminate_sessions(); };
-            co_await on_workers(terminate);
+            co_await terminate_sessions();
             io_.stop();
           },
           asio::detached);
@@ -124,8 +123,7 @@ awaitable<void> ControlPlane::shutdown(std::chrono::milliseconds grace) {
     log::warn("app", std::to_string(app_.client_count()), " clients still connected after the shutdown grace; closing them");
     // As PostgreSQL's fast shutdown: FATAL 57P01, then the connections close (their servers roll
     // back); a moment for the sessions to end before the loops stop.
-    std::function<void(Worker&)> terminate = [](Worker& w) { w.terminate_sessions(); };
-    co_await on_workers(terminate);
+    co_await terminate_sessions();
     const auto limit = SteadyClock::now() + std::chrono::milliseconds(200);
     while (app_.client_count() > 0 && SteadyClock::now() < limit) {
       timer.expires_after(std::chrono::milliseconds(10));
@@ -138,6 +136,12 @@ awaitable<void> ControlPlane::shutdown(std::chrono::milliseconds grace) {
   if (http_) http_->stop();
   if (signals_) signals_->cancel();
   io_.stop();
+}
+
+awaitable<void> ControlPlane::terminate_sessions() {
+  // (g++ 12: no temporaries with destructors inside a co_await expression; name them first)
+  std::function<void(Worker&)> terminate = [](Worker& w) { w.terminate_sessions(); };
+  co_await on_workers(terminate);
 }
 
 // ---- workers ----------------------------------------------------------------------------------

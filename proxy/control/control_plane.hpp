@@ -59,6 +59,8 @@ class ControlPlane {
   void arm_signals();
   void on_signal(int signal);
   awaitable<void> shutdown(std::chrono::milliseconds grace);
+  // Every worker ends the sessions it has left (Worker::terminate_sessions), each on its thread.
+  awaitable<void> terminate_sessions();
   std::string start_monitors();
   std::string monitor_state(std::size_t cluster) const;
   // Keeps what a client refused for want of a primary is told (App::trouble): the nodes whose

@@ -470,11 +470,8 @@ void Session::terminate() {
   // Not in the middle of a message to the client: an asynchronous write under way, or a large
   // server message forwarded in pieces.
   if (client_.is_open() && !client_.is_tls() && !client_.writing() && server_stream_left_ == 0) {
-    std::vector<std::uint8_t> out;
-    protocol::Writer w(out);
-    be::encode_error(w, be::ErrorSpec{.severity = "FATAL",
-                                      .sqlstate = sqlstate::kAdminShutdown,
-                                      .message = "terminating connection due to administrator command"});
+    const std::vector<std::uint8_t> out =
+        error_message("FATAL", sqlstate::kAdminShutdown, "terminating connection due to administrator command");
     std::vector<asio::const_buffer> buffers{asio::buffer(out)};
     error_code ignored;
     client_.write_now(buffers, ignored);  // what the socket takes now; nothing is waited for
@@ -488,10 +485,16 @@ bool Session::busy_in(std::size_t cluster) const {
          (!expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_) && mode_ == PoolMode::kTransaction;
 }
 
-awaitable<void> Session::send_error(std::string_view severity, std::string_view sqlstate, std::string_view message) {
+std::vector<std::uint8_t> Session::error_message(std::string_view severity, std::string_view sqlstate,
+                                                 std::string_view message) {
   std::vector<std::uint8_t> out;
   protocol::Writer w(out);
   be::encode_error(w, be::ErrorSpec{.severity = severity, .sqlstate = sqlstate, .message = message});
+  return out;
+}
+
+awaitable<void> Session::send_error(std::string_view severity, std::string_view sqlstate, std::string_view message) {
+  const std::vector<std::uint8_t> out = error_message(severity, sqlstate, message);  // (named: GCC 12)
   co_await write_all(client_, out);
 }
 

@@ -173,6 +173,8 @@ class Session {
   void to_server_bytes(protocol::Bytes bytes);
   void to_server_scratch(std::size_t from);  // scratch bytes from `from` to the end
   void apply_sets(const std::vector<routing::SessionSet>& sets);
+  static std::vector<std::uint8_t> error_message(std::string_view severity, std::string_view sqlstate,
+                                                 std::string_view message);  // an ErrorResponse's bytes
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate, std::string_view message);
   awaitable<void> send_fatal(std::string_view sqlstate, std::string_view message);
   std::shared_ptr<const std::vector<routing::SessionSet>> note_statement(std::string_view sql, bool repeats);
