@@ -15,6 +15,8 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 
+#include "proxy/net/drained_read.hpp"
+
 namespace baton::proxy {
 
 using namespace asio::experimental::awaitable_operators;
@@ -67,13 +69,13 @@ void Stream::close() {
 
 awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
   if (tls_) return tls_->async_read_some(buffer, use_tuple);
-  return plain_->async_read_some(buffer, use_tuple);
+  return async_read_drained(*plain_, buffer, use_tuple);
 }
 
 awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer,
                                                                 asio::cancellation_slot slot) {
   if (tls_) return tls_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
-  return plain_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
+  return async_read_drained(*plain_, buffer, asio::bind_cancellation_slot(slot, use_tuple));
 }
 
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {
