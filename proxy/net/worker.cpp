@@ -62,6 +62,7 @@ std::string Worker::listen() {
 }
 
 void Worker::start() {
+  metrics_ = &app_.metrics().for_worker(index_);
   for (Listener& l : listeners_) asio::co_spawn(io_, accept_loop(l), asio::detached);
   maintain_timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::co_spawn(io_, maintain_loop(), asio::detached);
@@ -278,7 +279,6 @@ routing::Classification Worker::classify(std::size_t cluster, std::string_view s
   return classified_[std::min(cluster, classified_.size() - 1)].classify(sql, options);
 }
 
-metrics::WorkerMetrics& Worker::metrics() { return app_.metrics().for_worker(index_); }
 
 void Worker::add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const {
   const Config& cfg = config();

@@ -52,7 +52,7 @@ class Worker {
   void apply_config();
   // What the admin API shows of this worker (on its thread): its pools and its clients by listener.
   void add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const;
-  metrics::WorkerMetrics& metrics();
+  metrics::WorkerMetrics& metrics() { return *metrics_; }  // (set by start(): App makes its metrics after the workers)
   // routing::classify() with cluster `index`'s options (built-in volatile functions plus the
   // cluster's volatile_functions). Texts that tend to come back (extended-protocol Parse, prepared
   // statements: `repeats`) are remembered per cluster, up to a bound; a simple Query's text carries
@@ -141,6 +141,7 @@ class Worker {
   PoolSettings pool_settings(const UserConfig* user) const;
 
   App& app_;
+  metrics::WorkerMetrics* metrics_ = nullptr;
   int index_;
   // One thread runs it and every socket of this worker is used on that thread only (other threads
   // post functions to it): no locking inside the reactor's socket operations.
