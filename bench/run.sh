@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: pgbench throughput, latency, proxy CPU and idle-client memory of baton, PgBouncer, HAProxy and direct PostgreSQL.
 #
-#   bench/run.sh [--quick] [--repeats N] [--duration S] [--out DIR]
+#   bench/run.sh [--quick] [--repeats N] [--duration S] [--workers N] [--out DIR]
 #
 # Starts its own PostgreSQL 15 (tests/fixtures/pg_cluster.sh, no replicas) and, in front of it,
 # baton (transaction and session mode), PgBouncer (transaction and session mode) and HAProxy (TCP),
@@ -9,6 +9,7 @@
 # endpoint, interleaved (the endpoint order rotates every repeat); measures idle-client memory;
 # writes DIR/results.json, DIR/results.md and DIR/tps.png (DIR defaults to
 # bench/results/<date>) and prints the markdown table. See bench/README.md.
+# --workers N: baton's worker threads and HAProxy's nbthread (default 1, PgBouncer's one thread).
 #
 # BATON_BINARY     the baton executable (default: build/baton, then build-bench/baton next to the repo)
 # BENCH_KEEP_TMP=1 keep the temp directory (server logs, configs) after the run
@@ -24,13 +25,15 @@ quick=0
 repeats=""
 duration=""
 out=""
-usage() { echo "usage: $0 [--quick] [--repeats N] [--duration S] [--out DIR]" >&2; exit 2; }
+baton_workers=1
+usage() { echo "usage: $0 [--quick] [--repeats N] [--duration S] [--workers N] [--out DIR]" >&2; exit 2; }
 command_line="bench/run.sh $*"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1; shift ;;
     --repeats) repeats=${2:?}; shift 2 ;;
     --duration) duration=${2:?}; shift 2 ;;
+    --workers) baton_workers=${2:?}; shift 2 ;;
     --out) out=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) usage ;;
@@ -55,6 +58,7 @@ else
 fi
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || usage
 [[ $duration =~ ^[1-9][0-9]*$ ]] || usage
+[[ $baton_workers =~ ^[1-9][0-9]*$ ]] || usage
 endpoints=(direct baton-tx baton-session pgbouncer-tx pgbouncer-session haproxy)
 idle_endpoints=(baton-tx pgbouncer-tx)
 pool_size=20
@@ -63,7 +67,6 @@ for c in "${clients_list[@]}"; do ((c > max_clients)) && max_clients=$c; done
 # Session pooling gives every client a server connection of its own for its whole session.
 session_pool_size=$max_clients
 ((session_pool_size >= pool_size)) || session_pool_size=$pool_size
-baton_workers=2
 max_idle=0
 for n in "${idle_counts[@]}"; do ((n > max_idle)) && max_idle=$n; done
 max_client_conn=$((max_idle + 200))
