@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -46,6 +47,10 @@ static_assert(BOOST_VERSION / 100 == 1081,
 
 namespace baton::proxy {
 
+// (stream.hpp names the reactor type without including Asio's detail headers.)
+static_assert(std::is_same_v<asio::detail::reactor, asio::detail::epoll_reactor>,
+              "baton's drained reads expect Asio's epoll reactor (Linux)");
+
 namespace drained_read_detail {
 
 namespace ad = asio::detail;
@@ -55,16 +60,10 @@ struct SocketAccess : tcp::socket {
   static auto& implementation(tcp::socket& socket) { return (socket.*(&SocketAccess::impl_)).get_implementation(); }
 };
 
-// The reactor of the socket's io_context (one lookup per thread while the context stays the same).
+// The reactor of the socket's io_context (a service lookup under the registry's mutex: look it up
+// once per socket, not per read).
 inline ad::reactor& reactor_of(tcp::socket& socket) {
-  thread_local asio::execution_context* context = nullptr;
-  thread_local ad::reactor* reactor = nullptr;
-  asio::execution_context& c = asio::query(socket.get_executor(), asio::execution::context);
-  if (&c != context) {
-    reactor = &asio::use_service<ad::reactor>(c);
-    context = &c;
-  }
-  return *reactor;
+  return asio::use_service<ad::reactor>(asio::query(socket.get_executor(), asio::execution::context));
 }
 
 // Cancellation through the handler's slot: the reactor completes the operation with this key.
@@ -137,8 +136,7 @@ class DrainedReadOp final : public ad::reactor_op {
 };
 
 template <typename Handler>
-void start_drained_read(tcp::socket& socket, asio::mutable_buffer buffer, Handler handler) {
-  ad::reactor& reactor = reactor_of(socket);
+void start_drained_read(ad::reactor& reactor, tcp::socket& socket, asio::mutable_buffer buffer, Handler handler) {
   auto& impl = SocketAccess::implementation(socket);
   const bool continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
   auto slot = asio::get_associated_cancellation_slot(handler);
@@ -166,18 +164,24 @@ void start_drained_read(tcp::socket& socket, asio::mutable_buffer buffer, Handle
 
 }  // namespace drained_read_detail
 
-// async_read_some, completing with (error_code, bytes) — see the top of this file.
+// The reactor a socket's drained reads go through: its io_context's (see reactor_of).
+using DrainedReactor = drained_read_detail::ad::reactor;
+inline DrainedReactor& drained_reactor(tcp::socket& socket) { return drained_read_detail::reactor_of(socket); }
+
+// async_read_some, completing with (error_code, bytes) — see the top of this file. `reactor` is
+// drained_reactor(socket), looked up once by the caller.
 template <typename CompletionToken>
-auto async_read_drained(tcp::socket& socket, asio::mutable_buffer buffer, CompletionToken&& token) {
+auto async_read_drained(DrainedReactor& reactor, tcp::socket& socket, asio::mutable_buffer buffer,
+                        CompletionToken&& token) {
   return asio::async_initiate<CompletionToken, void(error_code, std::size_t)>(
-      [](auto handler, tcp::socket* s, asio::mutable_buffer b) {
+      [](auto handler, DrainedReactor* r, tcp::socket* s, asio::mutable_buffer b) {
         if (b.size() == 0) {
           s->async_read_some(b, std::move(handler));
           return;
         }
-        drained_read_detail::start_drained_read(*s, b, std::move(handler));
+        drained_read_detail::start_drained_read(*r, *s, b, std::move(handler));
       },
-      token, &socket, buffer);
+      token, &reactor, &socket, buffer);
 }
 
 }  // namespace baton::proxy

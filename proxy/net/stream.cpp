@@ -21,7 +21,8 @@ namespace baton::proxy {
 
 using namespace asio::experimental::awaitable_operators;
 
-Stream::Stream(tcp::socket socket) : plain_(std::make_unique<tcp::socket>(std::move(socket))) {
+Stream::Stream(tcp::socket socket)
+    : plain_(std::make_unique<tcp::socket>(std::move(socket))), reactor_(&drained_reactor(*plain_)) {
   error_code ignored;
   plain_->set_option(tcp::no_delay(true), ignored);
 }
@@ -69,13 +70,13 @@ void Stream::close() {
 
 awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
   if (tls_) return tls_->async_read_some(buffer, use_tuple);
-  return async_read_drained(*plain_, buffer, use_tuple);
+  return async_read_drained(*reactor_, *plain_, buffer, use_tuple);
 }
 
 awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer,
                                                                 asio::cancellation_slot slot) {
   if (tls_) return tls_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
-  return async_read_drained(*plain_, buffer, asio::bind_cancellation_slot(slot, use_tuple));
+  return async_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(slot, use_tuple));
 }
 
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {

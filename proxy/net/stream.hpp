@@ -15,6 +15,10 @@
 
 #include "proxy/net/asio.hpp"
 
+namespace boost::asio::detail {
+class epoll_reactor;
+}  // namespace boost::asio::detail
+
 namespace baton::proxy {
 
 class Stream {
@@ -77,6 +81,7 @@ class Stream {
 
   std::unique_ptr<tcp::socket> plain_;
   std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+  asio::detail::epoll_reactor* reactor_;  // the socket's, for reads on plain sockets (drained_read.hpp)
   bool writing_ = false;
 };
 

@@ -58,7 +58,7 @@ void run_for(Pair& p, std::chrono::milliseconds d) {
 template <std::size_t N>
 void start_read(Pair& p, std::array<char, N>& buffer, Result& r) {
   r = Result{};
-  async_read_drained(p.reader, asio::buffer(buffer), [&r](error_code ec, std::size_t n) {
+  async_read_drained(drained_reactor(p.reader), p.reader, asio::buffer(buffer), [&r](error_code ec, std::size_t n) {
     r.ec = ec;
     r.n = n;
   });
@@ -140,7 +140,7 @@ TEST_CASE("a waiting read is cancelled through its slot or by socket.cancel()", 
 
   SECTION("slot") {
     asio::cancellation_signal signal;
-    async_read_drained(p.reader, asio::buffer(buffer),
+    async_read_drained(drained_reactor(p.reader), p.reader, asio::buffer(buffer),
                        asio::bind_cancellation_slot(signal.slot(), [&r](error_code ec, std::size_t n) {
                          r.ec = ec;
                          r.n = n;
