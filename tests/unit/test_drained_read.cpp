@@ -64,6 +64,15 @@ void start_read(Pair& p, std::array<char, N>& buffer, Result& r) {
   });
 }
 
+// Runs the read started by start_read() to its end; it must succeed. Returns the bytes read.
+template <std::size_t N>
+std::string finish_read(Pair& p, const std::array<char, N>& buffer, const Result& r) {
+  run_until(p, r);
+  REQUIRE(r.ec == error_code());
+  REQUIRE(r.n > 0);
+  return std::string(buffer.data(), r.n);
+}
+
 }  // namespace
 
 TEST_CASE("a short read leaves later bytes readable", "[drained-read]") {
@@ -73,39 +82,27 @@ TEST_CASE("a short read leaves later bytes readable", "[drained-read]") {
 
   p.send("abc");
   start_read(p, buffer, r);
-  run_until(p, r);
-  REQUIRE(r.ec == error_code());
-  REQUIRE(r.n == 3);
-  CHECK(std::string(buffer.data(), 3) == "abc");
+  REQUIRE(finish_read(p, buffer, r) == "abc");
 
   SECTION("bytes sent while the next read waits") {
     start_read(p, buffer, r);
     run_for(p, 30ms);  // nothing there: the read waits
     REQUIRE_FALSE(r.ec.has_value());
     p.send("defg");
-    run_until(p, r);
-    REQUIRE(r.ec == error_code());
-    REQUIRE(r.n == 4);
-    CHECK(std::string(buffer.data(), 4) == "defg");
+    CHECK(finish_read(p, buffer, r) == "defg");
   }
 
   SECTION("bytes sent, and their readiness seen by the reactor, before the next read starts") {
     p.send("hi");
     run_for(p, 30ms);  // the event arrives while no read is pending
     start_read(p, buffer, r);
-    run_until(p, r);
-    REQUIRE(r.ec == error_code());
-    REQUIRE(r.n == 2);
-    CHECK(std::string(buffer.data(), 2) == "hi");
+    CHECK(finish_read(p, buffer, r) == "hi");
   }
 
   SECTION("bytes sent just before the next read starts") {
     p.send("xyz!");
     start_read(p, buffer, r);
-    run_until(p, r);
-    REQUIRE(r.ec == error_code());
-    REQUIRE(r.n == 4);
-    CHECK(std::string(buffer.data(), 4) == "xyz!");
+    CHECK(finish_read(p, buffer, r) == "xyz!");
   }
 
   SECTION("end of file after a short read") {
@@ -126,9 +123,7 @@ TEST_CASE("a read that fills its buffer leaves the rest for the next read", "[dr
   std::string got;
   for (int i = 0; i < 3 && got.size() < 10; ++i) {
     start_read(p, buffer, r);
-    run_until(p, r);
-    REQUIRE(r.ec == error_code());
-    got.append(buffer.data(), r.n);
+    got += finish_read(p, buffer, r);
   }
   CHECK(got == "0123456789");
 }
@@ -166,9 +161,7 @@ TEST_CASE("a waiting read is cancelled through its slot or by socket.cancel()", 
   // The socket still reads after a cancelled read.
   p.send("ok");
   start_read(p, buffer, r);
-  run_until(p, r);
-  REQUIRE(r.ec == error_code());
-  CHECK(std::string(buffer.data(), r.n) == "ok");
+  CHECK(finish_read(p, buffer, r) == "ok");
 }
 
 TEST_CASE("a read on a closed socket fails at once", "[drained-read]") {
