@@ -279,7 +279,6 @@ routing::Classification Worker::classify(std::size_t cluster, std::string_view s
   return classified_[std::min(cluster, classified_.size() - 1)].classify(sql, options);
 }
 
-
 void Worker::add_to_view(std::vector<admin::PoolView>& pools, std::vector<admin::ListenerView>& listeners) const {
   const Config& cfg = config();
   for (const auto& [key, entry] : pools_) {
