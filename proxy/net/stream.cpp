@@ -56,6 +56,8 @@ awaitable<void> Stream::close_after_final(std::chrono::milliseconds limit) {
 
 bool Stream::idle_and_open() {
   if (!is_open()) return false;
+  // Its last read emptied the socket and the reactor has seen nothing arrive since: no system call.
+  if (!tls_ && drained_and_quiet(*plain_)) return true;
   std::uint8_t byte;
   ssize_t n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

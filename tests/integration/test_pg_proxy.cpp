@@ -293,6 +293,22 @@ TEST_CASE("transaction pooling keeps each client's settings on a shared server c
   CHECK(backends(c, "app") == 1);
 }
 
+TEST_CASE("a pooled server connection whose backend was terminated while idle is not reused", "[proxy]") {
+  PgCluster& c = PgCluster::shared();
+  wait_no_backends(c, "app");
+  Setup s;
+  s.listen_port = free_port();
+  s.pool_size = 1;
+  s.workers = 1;  // one pool: the next statement gets the dead connection unless the check drops it
+  BatonProcess baton(config(c, s), {s.listen_port});
+  RunResult r = python("backend_gone.py", std::to_string(s.listen_port) + " " + std::to_string(c.port(0)) + " 5");
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(value_of(r.output, "errors") == "0");
+  CHECK(value_of(r.output, "distinct_pids") == "6");  // a new backend after each of the five kills
+  CHECK_THAT(r.output, Catch::EndsWith("done\n"));
+}
+
 TEST_CASE("LISTEN, advisory locks and temp tables pin the server connection until the client leaves", "[proxy]") {
   PgCluster& c = PgCluster::shared();
   Setup s;

@@ -174,3 +174,46 @@ TEST_CASE("a read on a closed socket fails at once", "[drained-read]") {
   REQUIRE(r.ec.has_value());
   CHECK(*r.ec == asio::error::bad_descriptor);
 }
+
+TEST_CASE("drained_and_quiet: only after a read that emptied the socket, until anything arrives", "[drained-read]") {
+  Pair p;
+  std::array<char, 8> buffer{};
+  Result r;
+
+  CHECK_FALSE(drained_and_quiet(p.reader));  // nothing read yet: the reactor starts by trying at once
+
+  p.send("abc");
+  start_read(p, buffer, r);
+  REQUIRE(finish_read(p, buffer, r) == "abc");
+  CHECK(drained_and_quiet(p.reader));
+  run_for(p, 20ms);  // nothing arrives: still quiet
+  CHECK(drained_and_quiet(p.reader));
+
+  SECTION("bytes arrive") {
+    p.send("d");
+    run_for(p, 30ms);
+    CHECK_FALSE(drained_and_quiet(p.reader));
+    // Reading them empties the socket again.
+    start_read(p, buffer, r);
+    CHECK(finish_read(p, buffer, r) == "d");
+    CHECK(drained_and_quiet(p.reader));
+  }
+
+  SECTION("the peer closes") {
+    p.writer.close();
+    run_for(p, 30ms);
+    CHECK_FALSE(drained_and_quiet(p.reader));
+  }
+
+  SECTION("a read that fills its buffer") {
+    p.send("01234567");  // exactly the buffer's size: more may be queued
+    start_read(p, buffer, r);
+    REQUIRE(finish_read(p, buffer, r) == "01234567");
+    CHECK_FALSE(drained_and_quiet(p.reader));
+  }
+
+  SECTION("a closed socket") {
+    p.reader.close();
+    CHECK_FALSE(drained_and_quiet(p.reader));
+  }
+}
