@@ -41,6 +41,7 @@
 #include <boost/version.hpp>
 
 #include "proxy/net/asio.hpp"
+#include "proxy/net/syscalls.hpp"
 
 static_assert(BOOST_VERSION / 100 == 1081,
               "proxy/net/drained_read.hpp uses Boost 1.81's Asio reactor internals: review it for this version");
@@ -100,7 +101,7 @@ class DrainedReadOp final : public ad::reactor_op {
   static status perform_read(ad::reactor_op* base) {
     auto* op = static_cast<DrainedReadOp*>(base);
     for (;;) {
-      const ssize_t n = ::recv(op->descriptor_, op->buffer_.data(), op->buffer_.size(), MSG_DONTWAIT);
+      const ssize_t n = sys::recv(op->descriptor_, op->buffer_.data(), op->buffer_.size(), MSG_DONTWAIT);
       if (n > 0) {
         op->bytes_transferred_ = static_cast<std::size_t>(n);
         return op->bytes_transferred_ < op->buffer_.size() ? done_and_exhausted : done;

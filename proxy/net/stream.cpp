@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 
 #include "proxy/net/drained_read.hpp"
+#include "proxy/net/syscalls.hpp"
 
 namespace baton::proxy {
 
@@ -59,7 +60,7 @@ bool Stream::idle_and_open() {
   // Its last read emptied the socket and the reactor has seen nothing arrive since: no system call.
   if (!tls_ && drained_and_quiet(*plain_)) return true;
   std::uint8_t byte;
-  ssize_t n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = sys::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -144,12 +145,12 @@ bool Stream::write_now(std::vector<asio::const_buffer>& buffers, error_code& ec)
     ssize_t sent = 0;
     if (count == 1) {
       // One piece (most answers, most requests): send() spares the kernel the message header.
-      sent = ::send(plain_->native_handle(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      sent = sys::send(plain_->native_handle(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
       msghdr msg{};
       msg.msg_iov = iov.data();
       msg.msg_iovlen = count;
-      sent = ::sendmsg(plain_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      sent = sys::sendmsg(plain_->native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     if (sent < 0) {
       if (errno == EINTR) continue;
@@ -174,7 +175,7 @@ std::size_t Stream::read_now(asio::mutable_buffer buffer, error_code& ec) {
     return 0;
   }
   for (;;) {
-    const ssize_t n = ::recv(plain_->native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    const ssize_t n = sys::recv(plain_->native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) {
       ec = asio::error::eof;
