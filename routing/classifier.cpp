@@ -656,41 +656,48 @@ bool plain_select(std::string_view sql) {
     for (char ch : {',', '.', '=', '<', '>', '*', '+'}) c[static_cast<unsigned char>(ch)] = 3;
     return c;
   }();
-  std::size_t i = 0;
-  const std::size_t n = sql.size();
-  while (i < n && kClass[static_cast<unsigned char>(sql[i])] == 2) ++i;
-  if (n - i < 7 || !iequals(sql.substr(i, 6), "select") || kClass[static_cast<unsigned char>(sql[i + 6])] != 2) {
+  // (Pointers rather than indexes and substr(): this runs for every simple Query in transaction
+  // pooling, and the bounds checks were a good part of its cost.)
+  const auto* p = reinterpret_cast<const unsigned char*>(sql.data());
+  const auto* const end = p + sql.size();
+  while (p < end && kClass[*p] == 2) ++p;
+  if (end - p < 7 || !iequals(std::string_view(reinterpret_cast<const char*>(p), 6), "select") || kClass[p[6]] != 2) {
     return false;
   }
-  i += 7;
-  while (i < n) {
-    const unsigned char ch = static_cast<unsigned char>(sql[i]);
+  p += 7;
+  while (p < end) {
+    const unsigned char ch = *p;
     const std::uint8_t k = kClass[ch];
     if (k == 1) {
-      const std::size_t begin = i;
-      while (i < n && kClass[static_cast<unsigned char>(sql[i])] == 1) ++i;
-      const std::string_view word = sql.substr(begin, i - begin);
+      const auto* const begin = p;
+      do {
+        ++p;
+      } while (p < end && kClass[*p] == 1);
       if (ch <= '9') {
         // A number. Letters after its digits other than an exponent ("1for", "0x1F"): a lexer may
         // split them off as a word, so the full walk decides.
-        for (char c : word) {
-          if (c > '9' && c != 'e' && c != 'E') return false;
+        for (const auto* q = begin; q < p; ++q) {
+          if (*q > '9' && *q != 'e' && *q != 'E') return false;
         }
         continue;
       }
       // A word the fact scanner looks at (FOR, INTO, LOCK, TEMP, PG_TEMP, ...): the full walk.
-      if (keyword(word) != Kw::kOther) return false;
+      // (keyword() knows words of 2 to 9 letters only.)
+      const auto length = static_cast<std::size_t>(p - begin);
+      if (length <= 9 && keyword(std::string_view(reinterpret_cast<const char*>(begin), length)) != Kw::kOther) {
+        return false;
+      }
       continue;
     }
     if (k == 0) {
       if (ch != ';') return false;
       // A final semicolon only (no second statement).
-      for (++i; i < n; ++i) {
-        if (kClass[static_cast<unsigned char>(sql[i])] != 2) return false;
+      for (++p; p < end; ++p) {
+        if (kClass[*p] != 2) return false;
       }
       return true;
     }
-    ++i;
+    ++p;
   }
   return true;
 }
