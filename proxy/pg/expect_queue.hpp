@@ -26,8 +26,12 @@ class FifoQueue {
   }
   void pop_back() { items_.pop_back(); }
   void pop_front() {
+    // The last one (mostly the only one): no emptied placeholder to leave behind.
+    if (head_ + 1 == items_.size()) {
+      clear();
+      return;
+    }
     items_[head_++] = T{};
-    if (head_ == items_.size()) clear();
   }
   void clear() {
     items_.clear();
