@@ -3,6 +3,7 @@
 #include "routing/classifier.hpp"
 
 #include <array>
+#include <optional>
 
 namespace baton::routing {
 namespace {
@@ -644,8 +645,9 @@ std::vector<std::string> default_volatile_functions(protocol::sql::Dialect d) {
   return d == Dialect::kPostgres ? postgres_volatile() : mysql_volatile();
 }
 
-bool plain_select(std::string_view sql) {
-  // Characters: 0 not allowed, 1 word character, 2 blank, 3 punctuation that starts nothing.
+std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dialect) {
+  // Characters: 0 not allowed, 1 word character, 2 blank, 3 punctuation that starts nothing, 4 '-'
+  // (a comment when doubled), 5 '(' (a call when it follows a word).
   static constexpr auto kClass = [] {
     std::array<std::uint8_t, 256> c{};
     for (int ch = 'a'; ch <= 'z'; ++ch) c[ch] = 1;
@@ -654,61 +656,107 @@ bool plain_select(std::string_view sql) {
     c['_'] = 1;
     for (char ch : {' ', '\t', '\n', '\r'}) c[static_cast<unsigned char>(ch)] = 2;
     for (char ch : {',', '.', '=', '<', '>', '*', '+'}) c[static_cast<unsigned char>(ch)] = 3;
+    c['-'] = 4;
+    c['('] = 5;
+    c[')'] = 3;
     return c;
   }();
   // (Pointers rather than indexes and substr(): this runs for every simple Query in transaction
   // pooling, and the bounds checks were a good part of its cost.)
   const auto* p = reinterpret_cast<const unsigned char*>(sql.data());
   const auto* const end = p + sql.size();
-  while (p < end && kClass[*p] == 2) ++p;
-  if (end - p < 7 || !iequals(std::string_view(reinterpret_cast<const char*>(p), 6), "select") || kClass[p[6]] != 2) {
-    return false;
+  auto blanks_to_end = [&p, end] {
+    while (p < end && kClass[*p] == 2) ++p;
+    return p == end;
+  };
+  // The first word decides the class.
+  blanks_to_end();
+  const auto* const first = p;
+  while (p < end && kClass[*p] == 1) ++p;
+  const std::string_view verb(reinterpret_cast<const char*>(first), static_cast<std::size_t>(p - first));
+  StatementClass cls;
+  if (iequals(verb, "select")) {
+    cls = StatementClass::kRead;
+  } else if (iequals(verb, "update") || iequals(verb, "delete")) {
+    cls = StatementClass::kWrite;
+  } else if (iequals(verb, "insert")) {
+    // INSERT INTO: the INTO is part of it (elsewhere a keyword the fact scanner looks at).
+    cls = StatementClass::kWrite;
+    if (blanks_to_end()) return std::nullopt;
+    const auto* const into = p;
+    while (p < end && kClass[*p] == 1) ++p;
+    if (!iequals(std::string_view(reinterpret_cast<const char*>(into), static_cast<std::size_t>(p - into)), "into")) {
+      return std::nullopt;
+    }
+  } else {
+    // A transaction's bare BEGIN / COMMIT / END / ROLLBACK, with at most a final ';'.
+    if (iequals(verb, "begin")) cls = StatementClass::kBegin;
+    else if (iequals(verb, "commit") || (dialect == Dialect::kPostgres && iequals(verb, "end"))) cls = StatementClass::kCommit;
+    else if (iequals(verb, "rollback")) cls = StatementClass::kRollback;
+    else return std::nullopt;
+    if (blanks_to_end()) return cls;
+    if (*p != ';') return std::nullopt;
+    ++p;
+    return blanks_to_end() ? std::optional(cls) : std::nullopt;
   }
-  p += 7;
+  if (p == end || kClass[*p] != 2) return std::nullopt;  // "SELECT" alone, "SELECTED", "select*"
+  std::string_view word;  // the last token when it was a word (blanks in between): a '(' calls it
   while (p < end) {
     const unsigned char ch = *p;
     const std::uint8_t k = kClass[ch];
+    if (k == 2) {
+      ++p;
+      continue;
+    }
     if (k == 1) {
       const auto* const begin = p;
       do {
         ++p;
       } while (p < end && kClass[*p] == 1);
+      word = {};
       if (ch <= '9') {
         // A number. Letters after its digits other than an exponent ("1for", "0x1F"): a lexer may
         // split them off as a word, so the full walk decides.
         for (const auto* q = begin; q < p; ++q) {
-          if (*q > '9' && *q != 'e' && *q != 'E') return false;
+          if (*q > '9' && *q != 'e' && *q != 'E') return std::nullopt;
         }
         continue;
       }
       // A word the fact scanner looks at (FOR, INTO, LOCK, TEMP, PG_TEMP, ...): the full walk.
       // (keyword() knows words of 2 to 9 letters only.)
-      const auto length = static_cast<std::size_t>(p - begin);
-      if (length <= 9 && keyword(std::string_view(reinterpret_cast<const char*>(begin), length)) != Kw::kOther) {
-        return false;
-      }
+      word = std::string_view(reinterpret_cast<const char*>(begin), static_cast<std::size_t>(p - begin));
+      if (word.size() <= 9 && keyword(word) != Kw::kOther) return std::nullopt;
       continue;
     }
-    if (k == 0) {
-      if (ch != ';') return false;
-      // A final semicolon only (no second statement).
-      for (++p; p < end; ++p) {
-        if (kClass[*p] != 2) return false;
-      }
-      return true;
+    if (k == 5 && !word.empty()) {
+      // A call. In a read it may be of a volatile function (the list is configurable): the full
+      // walk. In a write only the session-level lock functions matter (they pin): anything named
+      // pg_... or get_lock goes the full walk.
+      if (cls == StatementClass::kRead) return std::nullopt;
+      if ((word.size() >= 3 && iequals(word.substr(0, 3), "pg_")) || iequals(word, "get_lock")) return std::nullopt;
     }
+    word = {};
+    if (k == 0) {
+      if (ch != ';') return std::nullopt;
+      // A final semicolon only (no second statement).
+      ++p;
+      return blanks_to_end() ? std::optional(cls) : std::nullopt;
+    }
+    if (k == 4 && p + 1 < end && p[1] == '-') return std::nullopt;  // "--": a comment
     ++p;
   }
-  return true;
+  return cls;
 }
 
 Classification classify(std::string_view sql, const ClassifierOptions& options) {
   Classification out;
-  if (options.fast_paths && plain_select(sql)) {
-    out.cls = StatementClass::kRead;
-    out.read_only = true;
-    out.statements = 1;
-    return out;
+  if (options.fast_paths) {
+    if (const std::optional<StatementClass> cls = plain_statement(sql, options.dialect)) {
+      out.cls = *cls;
+      out.read_only = *cls == StatementClass::kRead;
+      out.statements = 1;
+      return out;
+    }
   }
   const Dialect dialect = options.dialect;
   const std::vector<std::string>& volatile_functions =

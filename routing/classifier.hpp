@@ -16,7 +16,7 @@ struct ClassifierOptions {
   // Lowercased function names whose call sends a statement to the primary. An entry ending in '*'
   // matches every name with that prefix ("pg_advisory_lock*"). Empty: default_volatile_functions(dialect).
   std::vector<std::string> volatile_functions;
-  // Take plain_select()'s shortcut (off only in tests that compare it with the full walk).
+  // Take plain_statement()'s shortcut (off only in tests that compare it with the full walk).
   bool fast_paths = true;
 };
 
@@ -54,12 +54,16 @@ struct Classification {
 //  - DECLARE ... CURSOR: kOther; WITH HOLD pins.
 Classification classify(std::string_view sql, const ClassifierOptions& options);
 
-// True for the shape most reads have, which classify() answers without tokens: "SELECT", then
-// only words none of the classifier's keywords (FOR, INTO, LOCK, TEMP, PG_TEMP, INSERT, ...),
-// numbers, blanks and , . = < > * +, at most one final ';'. No quote, comment, parenthesis (so no
-// function call), variable, parameter or second statement: the full walk finds no fact in such a
-// text, and it is a read (kRead, read_only, one statement, no pin, hint or set).
-bool plain_select(std::string_view sql);
+// The shapes most statements have, which classify() answers without tokens: a first word SELECT
+// (a read), UPDATE, DELETE or INSERT INTO (a write), then only words none of the classifier's
+// keywords (FOR, INTO, LOCK, TEMP, PG_TEMP, INSERT, ...), numbers, blanks, parentheses and
+// , . = < > * + - (not "--"), at most one final ';'; a call (a word, then '(') only in a write and
+// not of a function named pg_... or get_lock (the session-level locks pin); or a bare BEGIN,
+// COMMIT, ROLLBACK (and END in PostgreSQL) with at most a final ';'. No quote, comment, variable,
+// parameter or second statement: the full walk finds no fact in such a text that changes its
+// answer, and answers this class, one statement, read_only only for a read, no pin, hint or set.
+// Anything else: nullopt, the full walk decides.
+std::optional<StatementClass> plain_statement(std::string_view sql, protocol::sql::Dialect dialect);
 
 // The statement that replays `set` on another server connection, e.g. "SET search_path TO public"
 // or "SET TIME ZONE 'UTC'". Empty when the dialect has no such statement.

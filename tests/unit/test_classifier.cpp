@@ -662,27 +662,52 @@ TEST_CASE("classifier: volatile function list is configurable", "[classifier]") 
   CHECK(std::find(my.begin(), my.end(), "get_lock") != my.end());
 }
 
-TEST_CASE("classifier: plain_select's shortcut answers as the full walk does", "[classifier]") {
-  using baton::routing::plain_select;
-  // The shapes it is for (pgbench -S's statement first).
+TEST_CASE("classifier: plain_statement's shortcut answers as the full walk does", "[classifier]") {
+  using baton::routing::plain_statement;
+  const auto pg = Dialect::kPostgres;
+  const auto my = Dialect::kMysql;
+  // The shapes it is for (pgbench's statements first).
   for (const char* sql : {"SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", "SELECT 1", "select 1;  \n",
                           "  SELECT a, b FROM s.t WHERE a >= 10 AND b <> 2 ORDER BY a DESC LIMIT 5",
-                          "SELECT * FROM t WHERE x = 1.5e3 + 2"}) {
+                          "SELECT * FROM t WHERE x = 1.5e3 + 2", "SELECT a - 1 FROM t"}) {
     INFO("sql: " << sql);
-    CHECK(plain_select(sql));
+    CHECK(plain_statement(sql, pg) == R);
+    CHECK(plain_statement(sql, my) == R);
   }
+  for (const char* sql : {"UPDATE pgbench_accounts SET abalance = abalance + -4711 WHERE aid = 815;",
+                          "update t set a = a - 1", "DELETE FROM t WHERE id = 3", " delete from s.t ;",
+                          "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, 5, -2345, CURRENT_TIMESTAMP);",
+                          "INSERT INTO t VALUES (1)", "UPDATE t SET a = f(1)", "UPDATE t SET a = (b + 1) * 2"}) {
+    INFO("sql: " << sql);
+    CHECK(plain_statement(sql, pg) == StatementClass::kWrite);
+    CHECK(plain_statement(sql, my) == StatementClass::kWrite);
+  }
+  CHECK(plain_statement("BEGIN;", pg) == StatementClass::kBegin);
+  CHECK(plain_statement(" begin ", my) == StatementClass::kBegin);
+  CHECK(plain_statement("END;", pg) == StatementClass::kCommit);
+  CHECK(plain_statement("commit", my) == StatementClass::kCommit);
+  CHECK(plain_statement("ROLLBACK ;\n", pg) == StatementClass::kRollback);
+  CHECK(plain_statement("SELECT (1 + 2) * 3", pg) == R);  // parentheses, but no call
   // Each of these needs the full walk: a keyword the fact scanner looks at, a call, a comment, a
-  // quote, a parameter, a variable, a second statement, or not a SELECT at all.
+  // quote, a parameter, a variable, a second statement, a transaction mode, or another verb.
   for (const char* sql :
        {"SELECT * FROM t FOR UPDATE", "SELECT a INTO b FROM t", "SELECT * FROM pg_temp.x", "SELECT update FROM t",
         "SELECT * FROM t LOCK IN SHARE MODE", "SELECT nextval('s')", "SELECT 1 /* baton:replica */",
-        "SELECT 1 -- x", "SELECT 'a'", "SELECT \"a\" FROM t", "SELECT * FROM t WHERE id = $1", "SELECT @a",
-        "SELECT 1; SELECT 2", "SELECT 1;;", "SELECTED", "SELECT", "WITH x AS (SELECT 1) SELECT * FROM x",
+        "SELECT 1 -- x", "SELECT 1 --", "SELECT 'a'", "SELECT \"a\" FROM t", "SELECT * FROM t WHERE id = $1", "SELECT @a",
+        "SELECT 1; SELECT 2", "SELECT 1;;", "SELECTED", "SELECT", "SELECT;", "WITH x AS (SELECT 1) SELECT * FROM x",
         "(SELECT 1)", "SELECT `a` FROM t", "SELECT 1 # x", "SELECT a::int FROM t", "SELECT a\x01 FROM t",
-        "SELECT 1for UPDATE", "SELECT 0x1F"}) {
+        "SELECT 1for UPDATE", "SELECT 0x1F", "SELECT count(*) FROM t", "SELECT a FROM t WHERE (a = 1)",
+        "UPDATE pg_temp.t SET a = 1", "UPDATE t SET a = 1 --x", "DELETE FROM t WHERE a IN (1, 2)",
+        "DELETE FROM t; DELETE FROM u", "INSERT INTO t VALUES (pg_advisory_lock(1))",
+        "INSERT INTO t VALUES (pg_catalog.PG_ADVISORY_LOCK (1))", "UPDATE t SET a = GET_LOCK(b, 1)",
+        "INSERT t VALUES (1)", "INSERT INTO temp VALUES (1)", "INSERT INTO t SELECT * FROM u FOR UPDATE",
+        "INSERT", "INSERT INTO", "BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN READ ONLY", "COMMIT PREPARED 'x'",
+        "ROLLBACK TO s", "END; END", "BEGIN;;", "SET a = 1", "UPDATES t", ""}) {
     INFO("sql: " << sql);
-    CHECK_FALSE(plain_select(sql));
+    CHECK_FALSE(plain_statement(sql, pg).has_value());
+    CHECK_FALSE(plain_statement(sql, my).has_value());
   }
+  CHECK_FALSE(plain_statement("END", my).has_value());  // not a MySQL statement: the full walk says kWrite
   // Over both statement tables and the texts above: where the shortcut is taken, the full walk
   // (fast_paths off) gives exactly its answer; and classify() never differs from the full walk.
   auto agree = [](const char* sql, Dialect dialect) {
@@ -699,9 +724,9 @@ TEST_CASE("classifier: plain_select's shortcut answers as the full walk does", "
     CHECK(a.hint == b.hint);
     CHECK(a.sets.size() == b.sets.size());
     CHECK(a.statements == b.statements);
-    if (plain_select(sql)) {
-      CHECK(to_string(b.cls) == to_string(R));
-      CHECK(b.read_only);
+    if (const auto cls = plain_statement(sql, dialect)) {
+      CHECK(to_string(b.cls) == to_string(*cls));
+      CHECK(b.read_only == (*cls == R));
       CHECK(b.pin == N);
       CHECK_FALSE(b.hint);
       CHECK(b.sets.empty());
@@ -715,8 +740,18 @@ TEST_CASE("classifier: plain_select's shortcut answers as the full walk does", "
   for (const Row& row : kMysqlRows) shortcut += agree(row.sql, Dialect::kMysql);
   for (const char* sql : {"SELECT abalance FROM pgbench_accounts WHERE aid = 48213;", "SELECT * FROM t FOR UPDATE",
                           "SELECT * FROM t LOCK IN SHARE MODE", "SELECT a INTO b FROM t", "SELECT 1for UPDATE",
-                          "SELECT 1.5e3, 2E-1 FROM t"}) {
+                          "SELECT 1.5e3, 2E-1 FROM t", "UPDATE pgbench_tellers SET tbalance = tbalance + -12 WHERE tid = 3;",
+                          "DELETE FROM t WHERE a = -1", "UPDATE t SET a = 1 FROM pg_temp.u", "BEGIN;", "END;", "END",
+                          "COMMIT", "ROLLBACK;", "BEGIN WORK", "END TRANSACTION", "SELECT a -- x\n FROM t",
+                          "UPDATE t SET a = 1 WHERE CURRENT OF c", "SELECT a - 1 FROM t", "update t set a = a - 1",
+                          " delete from s.t ;", "select 1;  \n", "ROLLBACK ;\n", " begin ", "SELECT 1 --",
+                          "UPDATE t SET a = f(1)", "BEGIN READ ONLY", "SELECT - 1", "SELECT 1-1", "SELECT 1 - -1",
+                          "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, 5, -2345, CURRENT_TIMESTAMP);",
+                          "INSERT INTO t VALUES (pg_advisory_lock(1))", "INSERT INTO t VALUES (pg_catalog.PG_ADVISORY_LOCK (1))",
+                          "UPDATE t SET a = GET_LOCK(b, 1)", "UPDATE t SET a = get_lock (b, 1)", "SELECT (1 + 2) * 3",
+                          "SELECT count(*) FROM t", "INSERT INTO t VALUES (1)", "INSERT t VALUES (1)",
+                          "UPDATE t SET a = (SELECT max(b) FROM u)", "SELECT * FROM (SELECT 1) s"}) {
     shortcut += agree(sql, Dialect::kPostgres) + agree(sql, Dialect::kMysql);
   }
-  CHECK(shortcut >= 10);  // the tables do exercise it
+  CHECK(shortcut >= 20);  // the tables do exercise it
 }
