@@ -84,9 +84,20 @@ enum class Kw : std::uint8_t {
   kTemp, kTemporary, kLocal, kGlobal, kPgTemp,
 };
 
+// iequals() for the hot paths below, where the call into the lexer's translation unit cost more
+// than the comparison: `lower` is lowercase ASCII.
+inline bool same_word(std::string_view text, std::string_view lower) {
+  if (text.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c) != lower[i]) return false;
+  }
+  return true;
+}
+
 Kw keyword(std::string_view w) {
   const char first = static_cast<char>(w[0] | 0x20);  // ASCII lowercase of a letter (keywords start with one)
-  auto is = [w, first](std::string_view lower) { return first == lower[0] && iequals(w, lower); };
+  auto is = [w, first](std::string_view lower) { return first == lower[0] && same_word(w, lower); };
   switch (w.size()) {
     case 2:
       if (is("no")) return Kw::kNo;
@@ -665,49 +676,46 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
   // pooling, and the bounds checks were a good part of its cost.)
   const auto* p = reinterpret_cast<const unsigned char*>(sql.data());
   const auto* const end = p + sql.size();
-  auto blanks_to_end = [&p, end] {
-    while (p < end && kClass[*p] == 2) ++p;
-    return p == end;
+  // (A function of its own, not a lambda capturing p: p must stay in a register.)
+  auto skip_blanks = [end](const unsigned char* q) {
+    while (q < end && kClass[*q] == 2) ++q;
+    return q;
   };
   // The first word decides the class.
-  blanks_to_end();
+  p = skip_blanks(p);
   const auto* const first = p;
   while (p < end && kClass[*p] == 1) ++p;
   const std::string_view verb(reinterpret_cast<const char*>(first), static_cast<std::size_t>(p - first));
   StatementClass cls;
-  if (iequals(verb, "select")) {
+  if (same_word(verb, "select")) {
     cls = StatementClass::kRead;
-  } else if (iequals(verb, "update") || iequals(verb, "delete")) {
+  } else if (same_word(verb, "update") || same_word(verb, "delete")) {
     cls = StatementClass::kWrite;
-  } else if (iequals(verb, "insert")) {
+  } else if (same_word(verb, "insert")) {
     // INSERT INTO: the INTO is part of it (elsewhere a keyword the fact scanner looks at).
     cls = StatementClass::kWrite;
-    if (blanks_to_end()) return std::nullopt;
+    p = skip_blanks(p);
     const auto* const into = p;
     while (p < end && kClass[*p] == 1) ++p;
-    if (!iequals(std::string_view(reinterpret_cast<const char*>(into), static_cast<std::size_t>(p - into)), "into")) {
+    if (!same_word(std::string_view(reinterpret_cast<const char*>(into), static_cast<std::size_t>(p - into)), "into")) {
       return std::nullopt;
     }
   } else {
     // A transaction's bare BEGIN / COMMIT / END / ROLLBACK, with at most a final ';'.
-    if (iequals(verb, "begin")) cls = StatementClass::kBegin;
-    else if (iequals(verb, "commit") || (dialect == Dialect::kPostgres && iequals(verb, "end"))) cls = StatementClass::kCommit;
-    else if (iequals(verb, "rollback")) cls = StatementClass::kRollback;
+    if (same_word(verb, "begin")) cls = StatementClass::kBegin;
+    else if (same_word(verb, "commit") || (dialect == Dialect::kPostgres && same_word(verb, "end"))) cls = StatementClass::kCommit;
+    else if (same_word(verb, "rollback")) cls = StatementClass::kRollback;
     else return std::nullopt;
-    if (blanks_to_end()) return cls;
+    p = skip_blanks(p);
+    if (p == end) return cls;
     if (*p != ';') return std::nullopt;
-    ++p;
-    return blanks_to_end() ? std::optional(cls) : std::nullopt;
+    return skip_blanks(p + 1) == end ? std::optional(cls) : std::nullopt;
   }
   if (p == end || kClass[*p] != 2) return std::nullopt;  // "SELECT" alone, "SELECTED", "select*"
   std::string_view word;  // the last token when it was a word (blanks in between): a '(' calls it
   while (p < end) {
     const unsigned char ch = *p;
     const std::uint8_t k = kClass[ch];
-    if (k == 2) {
-      ++p;
-      continue;
-    }
     if (k == 1) {
       const auto* const begin = p;
       do {
@@ -728,19 +736,22 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
       if (word.size() <= 9 && keyword(word) != Kw::kOther) return std::nullopt;
       continue;
     }
+    if (k == 2) {
+      ++p;
+      continue;
+    }
     if (k == 5 && !word.empty()) {
       // A call. In a read it may be of a volatile function (the list is configurable): the full
       // walk. In a write only the session-level lock functions matter (they pin): anything named
       // pg_... or get_lock goes the full walk.
       if (cls == StatementClass::kRead) return std::nullopt;
-      if ((word.size() >= 3 && iequals(word.substr(0, 3), "pg_")) || iequals(word, "get_lock")) return std::nullopt;
+      if ((word.size() >= 3 && same_word(word.substr(0, 3), "pg_")) || same_word(word, "get_lock")) return std::nullopt;
     }
     word = {};
     if (k == 0) {
       if (ch != ';') return std::nullopt;
       // A final semicolon only (no second statement).
-      ++p;
-      return blanks_to_end() ? std::optional(cls) : std::nullopt;
+      return skip_blanks(p + 1) == end ? std::optional(cls) : std::nullopt;
     }
     if (k == 4 && p + 1 < end && p[1] == '-') return std::nullopt;  // "--": a comment
     ++p;
