@@ -185,13 +185,4 @@ auto async_read_drained(DrainedReactor& reactor, tcp::socket& socket, asio::muta
       token, &reactor, &socket, buffer);
 }
 
-// True when this socket's last read was a drained read that emptied it (a short read) and the
-// reactor has seen no readiness event on it since: no byte, end-of-file or error has arrived, as of
-// the reactor's last look (its last epoll_wait whose events it has handled). Then a pooled
-// connection needs no peek before reuse. False in every other case (a new socket, a read that
-// filled its buffer, a read by other means, anything arrived since): ask the socket itself.
-// Only on the socket's own io_context thread (the flag is the reactor's, unlocked in our
-// single-threaded io_contexts).
-bool drained_and_quiet(tcp::socket& socket);
-
 }  // namespace baton::proxy
