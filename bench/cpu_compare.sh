@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/cpu_compare.sh: proxy CPU per transaction of running endpoints, interleaved, medians of rounds.
 #
-#   bench/cpu_compare.sh [--clients N] [--mode simple|extended|prepared] [--rounds R] [--duration S]
+#   bench/cpu_compare.sh [--clients N] [--mode simple|extended|prepared|tpcb] [--rounds R] [--duration S]
 #                        NAME:PORT:PID [NAME:PORT:PID ...]
 #
-# For each round, one `pgbench -n -S` run of --duration seconds through every endpoint in turn
+# For each round, one `pgbench -n -S -M MODE` run (--mode tpcb: pgbench's tpcb-like script,
+# simple protocol) of --duration seconds through every endpoint in turn
 # (127.0.0.1:PORT, the proxy process PID); the proxy's user and system time per transaction come
 # from /proc/PID/stat before and after. Round 0 warms up and is not counted. Prints every round,
 # then per endpoint the median TPS, user, system and total CPU microseconds per transaction.
@@ -25,7 +26,9 @@ while [[ $# -gt 0 && $1 == --* ]]; do
     *) echo "cpu_compare: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ $mode =~ ^(simple|extended|prepared)$ ]] || { echo "cpu_compare: --mode must be simple, extended or prepared" >&2; exit 2; }
+[[ $mode =~ ^(simple|extended|prepared|tpcb)$ ]] || { echo "cpu_compare: --mode must be simple, extended, prepared or tpcb" >&2; exit 2; }
+script=(-S -M "$mode")
+[[ $mode == tpcb ]] && script=(-M simple)
 [[ $clients =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ && $duration =~ ^[1-9][0-9]*$ ]] ||
   { echo "cpu_compare: --clients, --rounds and --duration take positive integers" >&2; exit 2; }
 (($# > 0)) || { echo "usage: bench/cpu_compare.sh [options] NAME:PORT:PID ..." >&2; exit 2; }
@@ -56,7 +59,7 @@ for ((r = 0; r <= rounds; r++)); do
   for e in "$@"; do
     IFS=: read -r name port pid <<<"$e"
     read -r u0 s0 < <(cpu_ticks "$pid")
-    out=$("$pgbench" -n -S -M "$mode" -c "$clients" -j "$threads" -T "$duration" -h 127.0.0.1 -p "$port" 2>&1) || {
+    out=$("$pgbench" -n "${script[@]}" -c "$clients" -j "$threads" -T "$duration" -h 127.0.0.1 -p "$port" 2>&1) || {
       echo "cpu_compare: pgbench through $name failed:" >&2
       tail -n 5 <<<"$out" >&2
       exit 1
