@@ -136,6 +136,15 @@ Sampled run_sampling(const PgCluster& c, const std::string& user, const std::str
   return s;
 }
 
+// One worker with pool_size 1: every client's statements go through one server connection.
+Setup one_server_connection() {
+  Setup s;
+  s.listen_port = free_port();
+  s.pool_size = 1;
+  s.workers = 1;
+  return s;
+}
+
 std::string temp_dir_for(const std::string& prefix) { return baton::test::make_temp_dir(prefix); }
 
 }  // namespace
@@ -270,12 +279,9 @@ TEST_CASE("psycopg2: transactions, errors, COPY both ways, 100k-row results", "[
 TEST_CASE("transaction pooling keeps each client's settings on a shared server connection", "[proxy]") {
   PgCluster& c = PgCluster::shared();
   wait_no_backends(c, "app");
-  Setup s;
-  s.listen_port = free_port();
-  s.pool_size = 1;
   // One worker: with two, each hand-over between clients on different workers closes the server
   // connection and opens a new one (per-worker pools), so they would not share a backend.
-  s.workers = 1;
+  const Setup s = one_server_connection();
   BatonProcess baton(config(c, s), {s.listen_port});
   const std::string server_tz = c.query(0, "SHOW TimeZone");
   RunResult r = python("settings_isolation.py", std::to_string(s.listen_port));
@@ -296,10 +302,7 @@ TEST_CASE("transaction pooling keeps each client's settings on a shared server c
 TEST_CASE("a pooled server connection whose backend was terminated while idle is not reused", "[proxy]") {
   PgCluster& c = PgCluster::shared();
   wait_no_backends(c, "app");
-  Setup s;
-  s.listen_port = free_port();
-  s.pool_size = 1;
-  s.workers = 1;  // one pool: the next statement gets the dead connection unless the check drops it
+  const Setup s = one_server_connection();  // the next statement gets the dead one unless the check drops it
   BatonProcess baton(config(c, s), {s.listen_port});
   RunResult r = python("backend_gone.py", std::to_string(s.listen_port) + " " + std::to_string(c.port(0)) + " 5");
   INFO(r.output);
