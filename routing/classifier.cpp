@@ -84,20 +84,9 @@ enum class Kw : std::uint8_t {
   kTemp, kTemporary, kLocal, kGlobal, kPgTemp,
 };
 
-// iequals() for the hot paths below, where the call into the lexer's translation unit cost more
-// than the comparison: `lower` is lowercase ASCII.
-inline bool same_word(std::string_view text, std::string_view lower) {
-  if (text.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c) != lower[i]) return false;
-  }
-  return true;
-}
-
 Kw keyword(std::string_view w) {
   const char first = static_cast<char>(w[0] | 0x20);  // ASCII lowercase of a letter (keywords start with one)
-  auto is = [w, first](std::string_view lower) { return first == lower[0] && same_word(w, lower); };
+  auto is = [w, first](std::string_view lower) { return first == lower[0] && iequals(w, lower); };
   switch (w.size()) {
     case 2:
       if (is("no")) return Kw::kNo;
@@ -672,39 +661,41 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
     c[')'] = 3;
     return c;
   }();
-  // (Pointers rather than indexes and substr(): this runs for every simple Query in transaction
-  // pooling, and the bounds checks were a good part of its cost.)
+  // (Runs for every simple Query in transaction pooling: pointers, no substr() bounds checks.)
   const auto* p = reinterpret_cast<const unsigned char*>(sql.data());
   const auto* const end = p + sql.size();
-  // (A function of its own, not a lambda capturing p: p must stay in a register.)
+  // Both take and return the cursor (rather than capture p by reference, which would keep it in memory).
   auto skip_blanks = [end](const unsigned char* q) {
     while (q < end && kClass[*q] == 2) ++q;
     return q;
   };
+  auto skip_word = [end](const unsigned char* q) {
+    while (q < end && kClass[*q] == 1) ++q;
+    return q;
+  };
+  auto text = [](const unsigned char* from, const unsigned char* to) {
+    return std::string_view(reinterpret_cast<const char*>(from), static_cast<std::size_t>(to - from));
+  };
   // The first word decides the class.
-  p = skip_blanks(p);
-  const auto* const first = p;
-  while (p < end && kClass[*p] == 1) ++p;
-  const std::string_view verb(reinterpret_cast<const char*>(first), static_cast<std::size_t>(p - first));
+  const auto* const first = skip_blanks(p);
+  p = skip_word(first);
+  const std::string_view verb = text(first, p);
   StatementClass cls;
-  if (same_word(verb, "select")) {
+  if (iequals(verb, "select")) {
     cls = StatementClass::kRead;
-  } else if (same_word(verb, "update") || same_word(verb, "delete")) {
+  } else if (iequals(verb, "update") || iequals(verb, "delete")) {
     cls = StatementClass::kWrite;
-  } else if (same_word(verb, "insert")) {
+  } else if (iequals(verb, "insert")) {
     // INSERT INTO: the INTO is part of it (elsewhere a keyword the fact scanner looks at).
     cls = StatementClass::kWrite;
-    p = skip_blanks(p);
-    const auto* const into = p;
-    while (p < end && kClass[*p] == 1) ++p;
-    if (!same_word(std::string_view(reinterpret_cast<const char*>(into), static_cast<std::size_t>(p - into)), "into")) {
-      return std::nullopt;
-    }
+    const auto* const into = skip_blanks(p);
+    p = skip_word(into);
+    if (!iequals(text(into, p), "into")) return std::nullopt;
   } else {
     // A transaction's bare BEGIN / COMMIT / END / ROLLBACK, with at most a final ';'.
-    if (same_word(verb, "begin")) cls = StatementClass::kBegin;
-    else if (same_word(verb, "commit") || (dialect == Dialect::kPostgres && same_word(verb, "end"))) cls = StatementClass::kCommit;
-    else if (same_word(verb, "rollback")) cls = StatementClass::kRollback;
+    if (iequals(verb, "begin")) cls = StatementClass::kBegin;
+    else if (iequals(verb, "commit") || (dialect == Dialect::kPostgres && iequals(verb, "end"))) cls = StatementClass::kCommit;
+    else if (iequals(verb, "rollback")) cls = StatementClass::kRollback;
     else return std::nullopt;
     p = skip_blanks(p);
     if (p == end) return cls;
@@ -718,9 +709,7 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
     const std::uint8_t k = kClass[ch];
     if (k == 1) {
       const auto* const begin = p;
-      do {
-        ++p;
-      } while (p < end && kClass[*p] == 1);
+      p = skip_word(p + 1);
       word = {};
       if (ch <= '9') {
         // A number. Letters after its digits other than an exponent ("1for", "0x1F"): a lexer may
@@ -732,7 +721,7 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
       }
       // A word the fact scanner looks at (FOR, INTO, LOCK, TEMP, PG_TEMP, ...): the full walk.
       // (keyword() knows words of 2 to 9 letters only.)
-      word = std::string_view(reinterpret_cast<const char*>(begin), static_cast<std::size_t>(p - begin));
+      word = text(begin, p);
       if (word.size() <= 9 && keyword(word) != Kw::kOther) return std::nullopt;
       continue;
     }
@@ -745,7 +734,7 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
       // walk. In a write only the session-level lock functions matter (they pin): anything named
       // pg_... or get_lock goes the full walk.
       if (cls == StatementClass::kRead) return std::nullopt;
-      if ((word.size() >= 3 && same_word(word.substr(0, 3), "pg_")) || same_word(word, "get_lock")) return std::nullopt;
+      if ((word.size() >= 3 && iequals(word.substr(0, 3), "pg_")) || iequals(word, "get_lock")) return std::nullopt;
     }
     word = {};
     if (k == 0) {
