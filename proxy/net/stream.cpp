@@ -73,15 +73,43 @@ void Stream::close() {
   socket().close(ignored);
 }
 
-awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
-  if (tls_) return tls_->async_read_some(buffer, use_tuple);
-  return async_read_drained(*reactor_, *plain_, buffer, use_tuple);
+Stream::ReadSome Stream::read_some(asio::mutable_buffer buffer) { return ReadSome(*this, buffer, std::nullopt); }
+
+Stream::ReadSome Stream::read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot) {
+  return ReadSome(*this, buffer, slot);
 }
 
-awaitable<std::tuple<error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer,
-                                                                asio::cancellation_slot slot) {
-  if (tls_) return tls_->async_read_some(buffer, asio::bind_cancellation_slot(slot, use_tuple));
-  return async_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(slot, use_tuple));
+namespace {
+
+// A read's completion as the awaiting coroutine takes it: {error, bytes} as one tuple. (asio::as_tuple
+// copies the handler it wraps, and a coroutine's handler can only move.) Keeps the coroutine's
+// executor and cancellation slot.
+class TupleHandler {
+ public:
+  using executor_type = asio::any_io_executor;
+  using cancellation_slot_type = asio::cancellation_slot;
+
+  explicit TupleHandler(Stream::ReadHandler h) : h_(std::move(h)) {}
+  executor_type get_executor() const noexcept { return h_.get_executor(); }
+  cancellation_slot_type get_cancellation_slot() const noexcept { return h_.get_cancellation_slot(); }
+  void operator()(error_code ec, std::size_t n) { std::move(h_)(std::tuple<error_code, std::size_t>(ec, n)); }
+
+ private:
+  Stream::ReadHandler h_;
+};
+
+}  // namespace
+
+void Stream::start_read(ReadHandler handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot) {
+  // Without a slot of its own the read keeps the handler's, which is the awaiting coroutine's.
+  TupleHandler done(std::move(handler));
+  if (slot != nullptr) {
+    if (tls_) tls_->async_read_some(buffer, asio::bind_cancellation_slot(*slot, std::move(done)));
+    else async_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(*slot, std::move(done)));
+  } else {
+    if (tls_) tls_->async_read_some(buffer, std::move(done));
+    else async_read_drained(*reactor_, *plain_, buffer, std::move(done));
+  }
 }
 
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -28,11 +29,18 @@ class Stream {
   Stream& operator=(Stream&&) = default;
   ~Stream();
 
-  // Reads what is available (at least one byte). Returns {error, bytes}. Not a coroutine of its
-  // own: the socket's (or TLS stream's) operation itself, so a read costs no extra frame.
-  awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
-  // The same, cancellable through `slot` (the relay stops a pump this way).
-  awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
+  // One read, awaited as an operation: `co_await stream.read_some(buffer)` reads what is available
+  // (at least one byte) and gives {error, bytes}. Not a coroutine: the awaiting coroutine resumes
+  // straight from the socket's (or TLS stream's) operation, with no frame of the read's own (as a
+  // use_awaitable call would allocate, push and pop per read).
+  class ReadSome;
+  // The handler of a coroutine awaiting a ReadSome (Asio's own type: the only one a ReadSome takes).
+  using ReadHandler =
+      asio::detail::awaitable_async_op_handler<void(std::tuple<error_code, std::size_t>), asio::any_io_executor>;
+  // Cancelled with the awaiting coroutine (e.g. inside `||`).
+  ReadSome read_some(asio::mutable_buffer buffer);
+  // Cancellable through `slot` only (the relay stops a pump this way).
+  ReadSome read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
   // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
   // with TLS it returns at once, since decrypted bytes may already be buffered.
   awaitable<error_code> wait_readable(asio::cancellation_slot slot);
@@ -76,6 +84,8 @@ class Stream {
   asio::any_io_executor get_executor();
 
  private:
+  void start_read(ReadHandler handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot);
+
   awaitable<error_code> tls_upgrade(asio::ssl::context& context, asio::ssl::stream_base::handshake_type type,
                                     const std::string& server_name, bool verify_host_name);
 
@@ -83,6 +93,29 @@ class Stream {
   std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
   asio::detail::epoll_reactor* reactor_;  // the socket's, for reads on plain sockets (drained_read.hpp)
   bool writing_ = false;
+};
+
+class Stream::ReadSome {
+ public:
+  ReadSome(Stream& stream, asio::mutable_buffer buffer, std::optional<asio::cancellation_slot> slot)
+      : stream_(&stream), buffer_(buffer), slot_(slot) {}
+
+  // An asynchronous operation as Asio's await_transform takes it: called with the completion token.
+  // (Constrained: Asio's await_transform also probes whether an awaited object takes a frame pointer.)
+  template <typename Token>
+    requires asio::completion_token_for<Token, void(std::tuple<error_code, std::size_t>)>
+  auto operator()(Token&& token) && {
+    return asio::async_initiate<Token, void(std::tuple<error_code, std::size_t>)>(
+        [](auto handler, Stream* s, asio::mutable_buffer b, std::optional<asio::cancellation_slot> slot) {
+          s->start_read(std::move(handler), b, slot ? &*slot : nullptr);
+        },
+        token, stream_, buffer_, slot_);
+  }
+
+ private:
+  Stream* stream_;
+  asio::mutable_buffer buffer_;
+  std::optional<asio::cancellation_slot> slot_;
 };
 
 }  // namespace baton::proxy
