@@ -944,6 +944,8 @@ bool Session::process_server_bytes() {
         auto r = be::decode_ready_for_query(whole.subspan(5));
         if (!protocol::is_ok(r)) return false;
         tx_ = std::get<protocol::Decoded<be::ReadyForQuery>>(r).value.status;
+        // Messages forwarded after an extended-protocol error, up to this Sync: the server skipped them.
+        if (std::exchange(skipping_to_sync_, false)) drop_unsynced_expects();
         if (expects_.empty() || !ends_with_sync(expects_.front().kind)) {
           log::error("session", "unexpected ReadyForQuery from server \"", server_->target->node_name, "\"");
           return false;
@@ -970,17 +972,19 @@ bool Session::process_server_bytes() {
         break;
       }
       case be::kErrorResponse: {
-        if (expects_.empty() || ends_with_sync(expects_.front().kind)) {
+        if (!expects_.empty() && ends_with_sync(expects_.front().kind)) {
           query_failed_ = true;
           break;
         }
-        // An extended-protocol message failed: the server skips everything up to Sync, so
-        // statements those messages would have created exist neither there nor for the client.
-        while (!expects_.empty() && !ends_with_sync(expects_.front().kind)) {
-          if (expects_.front().forget_on_error != 0) server_->prepared.forget(expects_.front().forget_on_error);
-          forget_client_statement(expects_.front());
-          expects_.pop_front();
+        // An extended-protocol message failed: the server skips everything up to Sync, also what
+        // the client sends after it and baton forwards before the Sync (a batch that arrives in
+        // pieces), so statements those messages would have created exist neither there nor for the client.
+        if (expects_.empty() && !unsynced_) {
+          query_failed_ = true;  // (nothing of the client's in flight: an error of the server's own)
+          break;
         }
+        skipping_to_sync_ = true;
+        drop_unsynced_expects();
         break;
       }
       case be::kParseComplete:
@@ -1048,6 +1052,14 @@ bool Session::process_server_bytes() {
   }
   server_processed_ = pos;
   return true;
+}
+
+void Session::drop_unsynced_expects() {
+  while (!expects_.empty() && !ends_with_sync(expects_.front().kind)) {
+    if (expects_.front().forget_on_error != 0) server_->prepared.forget(expects_.front().forget_on_error);
+    forget_client_statement(expects_.front());
+    expects_.pop_front();
+  }
 }
 
 void Session::apply_sets(const std::vector<routing::SessionSet>& sets) {
@@ -1298,6 +1310,7 @@ void Session::attach(ServerPool::Ptr conn, std::size_t node_index) {
   expects_.clear();
   tx_ = be::TxStatus::kIdle;
   unsynced_ = false;
+  skipping_to_sync_ = false;
 }
 
 awaitable<Session::End> Session::fail_request(const ServerError& e) {

@@ -131,6 +131,7 @@ class Session {
   bool whole_client_message_buffered(std::size_t& need) const;  // else `need`: bytes still missing
   bool process_client_frames();   // forwards what is buffered; false on a fatal client error
   bool process_server_bytes();    // builds the client-bound write; false on a protocol mismatch
+  void drop_unsynced_expects();   // answers the server will not send: it skips to the next Sync
   bool may_release() const;
   void finish_server(bool reusable);
   awaitable<void> detach_server();  // at session end: reset a dirty connection, then give it back
@@ -248,6 +249,7 @@ class Session {
   asio::steady_timer* defer_wait_ = nullptr;  // the client pump waits for answers before judging a request
   health::Lsn ryw_lsn_ = 0;
   bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
+  bool skipping_to_sync_ = false;       // an extended-protocol message failed: the server skips to Sync
   std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT
   std::shared_ptr<const std::vector<routing::SessionSet>> unnamed_sets_;  // of the last unnamed Parse
   std::shared_ptr<const std::vector<routing::SessionSet>> bound_sets_;    // of the last Bind

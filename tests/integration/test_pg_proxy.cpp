@@ -312,6 +312,24 @@ TEST_CASE("a pooled server connection whose backend was terminated while idle is
   CHECK_THAT(r.output, Catch::EndsWith("done\n"));
 }
 
+TEST_CASE("an extended-protocol batch that fails before its Sync arrives gets one ReadyForQuery", "[proxy]") {
+  PgCluster& c = PgCluster::shared();
+  wait_no_backends(c, "app");
+  // Messages the client sends after the error, before its Sync, are skipped by the server: baton
+  // expected answers to them and dropped the server connection ("unexpected ReadyForQuery").
+  const Setup s = one_server_connection();
+  BatonProcess baton(config(c, s), {s.listen_port});
+  RunResult r = python("error_midbatch.py", std::to_string(s.listen_port) + " 3");
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(value_of(r.output, "first_error") == "22012");
+  CHECK(value_of(r.output, "after_sync") == "Z");
+  CHECK(value_of(r.output, "values") == "2,2,2");
+  CHECK(value_of(r.output, "errors") == "0");
+  CHECK_THAT(r.output, Catch::EndsWith("done\n"));
+  CHECK(backends(c, "app") == 1);  // the one server connection went on
+}
+
 TEST_CASE("LISTEN, advisory locks and temp tables pin the server connection until the client leaves", "[proxy]") {
   PgCluster& c = PgCluster::shared();
   Setup s;
