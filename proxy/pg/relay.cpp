@@ -325,9 +325,11 @@ awaitable<bool> Session::relay_in_turn() {
     if (!flushed(wec)) co_return true;
     if (unsynced_ || client_stream_left_ > 0) co_return false;
     while (!expects_.empty()) {
-      // relay_server_answers(), without a coroutine of its own.
+      // relay_server_answers(), without a coroutine of its own. No cancellation slot (binding one
+      // costs each read): nothing cancels this read, since drain() stops only a relay with nothing
+      // in flight, and a closed socket ends it anyway.
       const std::size_t need = server_read_need();
-      auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need), server_read_cancel_.slot());
+      auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need));
       bool write_rest = false;
       const bool aborted = take_answers(ec, n, write_rest);
       if (write_rest) answers_written(co_await client_.write(client_gather_));
@@ -344,9 +346,10 @@ awaitable<bool> Session::relay_in_turn() {
       co_return false;
     }
     // Inside a transaction: the client's next request (the server has nothing to say meanwhile).
+    // (No cancellation slot, as above: drain() does not stop a relay inside a transaction.)
     std::size_t need = 1;
     if (whole_client_message_buffered(need)) continue;
-    auto [ec, n] = co_await client_.read_some(client_in_.prepare(need), client_read_cancel_.slot());
+    auto [ec, n] = co_await client_.read_some(client_in_.prepare(need));
     if (ec || n == 0) {
       client_gone_ = true;
       co_return true;
