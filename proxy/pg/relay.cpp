@@ -190,7 +190,19 @@ awaitable<bool> Session::serve() {
       // (Not a conditional expression around the co_await: GCC 12 miscompiles that.)
       ServerError e;
       std::optional<Pick> picked;
-      if (!attach_now(picked)) e = co_await acquire_server(std::move(picked));
+      if (!attach_now(picked)) {
+        const TimePoint since = SteadyClock::now();
+        std::size_t node = 0;
+        if (ServerPool* full = full_primary_pool(picked, node)) {
+          // Clients outnumber the primary's connections: in line here, one coroutine frame fewer
+          // per transaction. Woken without a connection: acquire_server() goes on.
+          ServerPool::Waiter w(since + cfg.pool.query_wait_timeout);
+          set_client_state(metrics::ClientState::kWaiting);
+          co_await full->wait(w);
+          if (w.conn) attach_waited(*full, std::move(w.conn), node, picked, since);
+        }
+        if (!server_) e = co_await acquire_server(std::move(picked), since);
+      }
       if (!e.empty()) {
         // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
         // No primary to be had (a failover that did not finish in time): an error, and go on.
@@ -1168,9 +1180,28 @@ bool Session::attach_now(std::optional<Pick>& picked) {
   return true;
 }
 
-awaitable<ServerError> Session::acquire_server(std::optional<Pick> picked) {
+ServerPool* Session::full_primary_pool(const std::optional<Pick>& picked, std::size_t& node) {
+  if (picked && picked->route.kind != routing::Route::Kind::kPrimary) return nullptr;
+  const health::Topology& topology = *worker_.topology(cluster_index_);
+  if (worker_.writes_paused(cluster_index_) || !topology.has_writable_primary()) return nullptr;
+  node = *topology.primary;
+  ServerPool& pool = node_pool(node);
+  // (attach_now() found no idle connection in it.)
+  return pool.can_open() ? nullptr : &pool;
+}
+
+void Session::attach_waited(ServerPool& pool, ServerPool::Ptr conn, std::size_t node, const std::optional<Pick>& picked,
+                            TimePoint since) {
+  pool_ = &pool;
+  attach(std::move(conn), node);
+  // As acquire_server(): a request that was judged notes its route; one that was not is a write.
+  if (picked) note_route(picked->route, true);
+  attached(false, !picked || picked->access == routing::Access::kReadWrite, SteadyClock::now() - since);
+}
+
+awaitable<ServerError> Session::acquire_server(std::optional<Pick> picked, std::optional<TimePoint> since) {
   const Config& cfg = worker_.config();
-  const auto start = SteadyClock::now();
+  const auto start = since.value_or(SteadyClock::now());
   set_client_state(metrics::ClientState::kWaiting);
   // Paused by an operator: wait as long as for a pool slot. No primary (a failover under way), or
   // the primary does not answer: wait up to the cluster's buffer_timeout for the control plane.

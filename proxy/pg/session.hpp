@@ -143,7 +143,16 @@ class Session {
     routing::Route route;
   };
   bool attach_now(std::optional<Pick>& picked);
-  awaitable<ServerError> acquire_server(std::optional<Pick> picked = std::nullopt);
+  // `since`: when the request began to wait (a wait in line in serve() that ended without a connection).
+  awaitable<ServerError> acquire_server(std::optional<Pick> picked = std::nullopt,
+                                        std::optional<TimePoint> since = std::nullopt);
+  // The common wait under load, which serve() does without acquire_server()'s coroutine: the
+  // request goes to the primary, whose pool has no idle connection and no room for another. Then
+  // that pool, with the primary's node index in `node`; else null.
+  ServerPool* full_primary_pool(const std::optional<Pick>& picked, std::size_t& node);
+  // Attaches a connection full_primary_pool()'s pool handed over, counted as acquire_server() counts.
+  void attach_waited(ServerPool& pool, ServerPool::Ptr conn, std::size_t node, const std::optional<Pick>& picked,
+                     TimePoint since);
   bool may_route() const;  // the request may go to a standby (if it is a read)
   routing::Route pick_standby(routing::Access access);
   // An idle pooled connection to `node` attached at once, without a coroutine (pool_ is then that

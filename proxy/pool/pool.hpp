@@ -140,26 +140,30 @@ class Pool {
   // when clients start waiting here: one with idle connections above its share gives one up.
   // While clients keep waiting, their releases do that without a signal (a cross-thread wake-up per
   // transaction otherwise).
-  auto wait(Waiter& w) {
-    return asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this, &w](auto handler) {
-          using Handler = decltype(handler);
-          static_assert(sizeof(Handler) <= Waiter::kHandlerBytes && alignof(Handler) <= alignof(std::max_align_t));
-          new (w.handler) Handler(std::move(handler));
-          w.complete = [](Waiter& self) {
-            Handler* stored = std::launder(reinterpret_cast<Handler*>(self.handler));
-            Handler h(std::move(*stored));
-            stored->~Handler();
-            self.complete = nullptr;
-            std::move(h)();  // resumes the coroutine: `self` may be gone after this
-          };
-          const bool first = waiters_.empty();
-          waiters_.push_back(&w);
-          shared_->waiting.fetch_add(1, std::memory_order_acq_rel);
-          if (first) signal_others_();
-          if (w.deadline < armed_for_) arm(w.deadline);
-        },
-        asio::use_awaitable);
+  // `co_await pool.wait(w)`: an operation the coroutine awaits directly (no coroutine frame of the
+  // wait's own, as a use_awaitable initiation would allocate).
+  class WaitOp {
+   public:
+    WaitOp(Pool& pool, Waiter& w) : pool_(&pool), w_(&w) {}
+    // (Constrained: Asio's await_transform also probes whether an awaited object takes a frame pointer.)
+    template <typename Token>
+      requires asio::completion_token_for<Token, void()>
+    auto operator()(Token&& token) && {
+      return asio::async_initiate<Token, void()>([](auto handler, Pool* p, Waiter* w) { p->enqueue(std::move(handler), *w); },
+                                                 token, pool_, w_);
+    }
+
+   private:
+    Pool* pool_;
+    Waiter* w_;
+  };
+  WaitOp wait(Waiter& w) { return WaitOp(*this, w); }
+
+  // Whether reserve_login() would take a slot now (no side effect): false when the caller can
+  // only wait.
+  bool can_open() const {
+    return logins_ < settings_.max_logins &&
+           shared_->total.load(std::memory_order_relaxed) < shared_->max_size.load(std::memory_order_relaxed);
   }
 
   // Gives a connection back. Broken or expired ones are closed; otherwise a waiter here gets it,
@@ -247,6 +251,24 @@ class Pool {
   PoolShared& shared() { return *shared_; }
 
  private:
+  template <typename Handler>
+  void enqueue(Handler handler, Waiter& w) {
+    static_assert(sizeof(Handler) <= Waiter::kHandlerBytes && alignof(Handler) <= alignof(std::max_align_t));
+    new (w.handler) Handler(std::move(handler));
+    w.complete = [](Waiter& self) {
+      Handler* stored = std::launder(reinterpret_cast<Handler*>(self.handler));
+      Handler h(std::move(*stored));
+      stored->~Handler();
+      self.complete = nullptr;
+      std::move(h)();  // resumes the coroutine: `self` may be gone after this
+    };
+    const bool first = waiters_.empty();
+    waiters_.push_back(&w);
+    shared_->waiting.fetch_add(1, std::memory_order_acq_rel);
+    if (first) signal_others_();
+    if (w.deadline < armed_for_) arm(w.deadline);
+  }
+
   // Resumes a waiter the caller has taken off waiters_: later, on this worker's loop, never inside
   // the caller (another client's session in the middle of its own work). Straight onto the
   // io_context's queue when that is the executor (a post() through the type-erased executor wraps
