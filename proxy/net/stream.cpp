@@ -89,7 +89,7 @@ class TupleHandler {
   using executor_type = asio::any_io_executor;
   using cancellation_slot_type = asio::cancellation_slot;
 
-  explicit TupleHandler(Stream::ReadHandler h) : h_(std::move(h)) {}
+  explicit TupleHandler(Stream::ReadHandler&& h) : h_(std::move(h)) {}
   executor_type get_executor() const noexcept { return h_.get_executor(); }
   cancellation_slot_type get_cancellation_slot() const noexcept { return h_.get_cancellation_slot(); }
   void operator()(error_code ec, std::size_t n) { std::move(h_)(std::tuple<error_code, std::size_t>(ec, n)); }
@@ -100,15 +100,20 @@ class TupleHandler {
 
 }  // namespace
 
-void Stream::start_read(ReadHandler handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot) {
+void Stream::start_read(ReadHandler&& handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot) {
   // Without a slot of its own the read keeps the handler's, which is the awaiting coroutine's.
-  TupleHandler done(std::move(handler));
-  if (slot != nullptr) {
-    if (tls_) tls_->async_read_some(buffer, asio::bind_cancellation_slot(*slot, std::move(done)));
-    else async_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(*slot, std::move(done)));
+  // Plain sockets go straight to the drained read (no async_initiate: each layer of it would move
+  // the coroutine's handler once more, per read).
+  if (tls_) {
+    if (slot != nullptr) tls_->async_read_some(buffer, asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
+    else tls_->async_read_some(buffer, TupleHandler(std::move(handler)));
+  } else if (buffer.size() == 0) {
+    async_read_drained(*reactor_, *plain_, buffer, TupleHandler(std::move(handler)));  // completes at once
+  } else if (slot != nullptr) {
+    drained_read_detail::start_drained_read(*reactor_, *plain_, buffer,
+                                            asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
   } else {
-    if (tls_) tls_->async_read_some(buffer, std::move(done));
-    else async_read_drained(*reactor_, *plain_, buffer, std::move(done));
+    drained_read_detail::start_drained_read(*reactor_, *plain_, buffer, TupleHandler(std::move(handler)));
   }
 }
 

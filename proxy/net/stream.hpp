@@ -84,7 +84,7 @@ class Stream {
   asio::any_io_executor get_executor();
 
  private:
-  void start_read(ReadHandler handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot);
+  void start_read(ReadHandler&& handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot);
 
   awaitable<error_code> tls_upgrade(asio::ssl::context& context, asio::ssl::stream_base::handshake_type type,
                                     const std::string& server_name, bool verify_host_name);
@@ -106,7 +106,7 @@ class Stream::ReadSome {
     requires asio::completion_token_for<Token, void(std::tuple<error_code, std::size_t>)>
   auto operator()(Token&& token) && {
     return asio::async_initiate<Token, void(std::tuple<error_code, std::size_t>)>(
-        [](auto handler, Stream* s, asio::mutable_buffer b, std::optional<asio::cancellation_slot> slot) {
+        [](auto&& handler, Stream* s, asio::mutable_buffer b, std::optional<asio::cancellation_slot> slot) {
           s->start_read(std::move(handler), b, slot ? &*slot : nullptr);
         },
         token, stream_, buffer_, slot_);
