@@ -1070,7 +1070,8 @@ bool Session::process_server_bytes() {
 }
 
 void Session::drop_unsynced_expects() {
-  while (!expects_.empty() && !ends_with_sync(expects_.front().kind)) {
+  // Up to the Sync itself: PostgreSQL skips a Query or FunctionCall message there too.
+  while (!expects_.empty() && expects_.front().kind != Expect::Kind::kSync) {
     if (expects_.front().forget_on_error != 0) server_->prepared.forget(expects_.front().forget_on_error);
     forget_client_statement(expects_.front());
     expects_.pop_front();

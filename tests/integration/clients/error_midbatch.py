@@ -7,8 +7,10 @@
 #
 # Usage: error_midbatch.py PORT ROUNDS
 # Prints "first_error=SQLSTATE", "after_sync=TYPES" (message types after the late messages, first
-# round), "values=..." (the next statement's answers, comma-separated), "errors=N" (errors other
-# than the expected ones), then "done".
+# round), "query_skipped=TYPES" (the same with a simple Query among the late messages),
+# "values=..." (the answers of the statements after each batch, then a second client's on the
+# same pooled server connection, comma-separated), "errors=N"
+# (errors other than the expected ones), then "done".
 import os
 import struct
 import sys
@@ -84,6 +86,32 @@ for i in range(rounds):
     if late_error is not None:
         errors += 1
     values += got
+# A simple Query among the skipped messages is skipped too: one ReadyForQuery, for the Sync.
+c.send(parse("", "SELECT 10 / $1::int AS q") + bind("", "0"))
+first, second = c.read_msg(), c.read_msg()
+if first is None or second is None or first[0] != "1" or second[0] != "E":
+    raise SystemExit("expected ParseComplete and an error, got %r %r" % (first, second))
+c.send(EXECUTE + msg("Q", b"SELECT 1\0") + SYNC)
+types, late_error, _ = read_until_ready(c)
+print("query_skipped=%s" % "".join(types))
+c.send(msg("Q", b"SELECT 7\0"))
+types, late_error, got = read_until_ready(c)
+if late_error is not None:
+    errors += 1
+values += got
+# The server connection went back to the pool (baton expects nothing more from it): a second
+# client gets it (one server connection in the test's pool).
+other = pgwire.Conn(port, timeout=5.0)
+other.login("app", "app", "app-secret")
+try:
+    other.send(msg("Q", b"SELECT 8\0"))
+    types, late_error, got = read_until_ready(other)
+except OSError as e:  # socket.timeout: the connection is still held
+    raise SystemExit("second client got no answer: %s" % e)
+if late_error is not None:
+    errors += 1
+values += got
+other.close()
 print("values=%s" % ",".join(values))
 print("errors=%d" % errors)
 c.close()
