@@ -136,17 +136,17 @@ class DrainedReadOp final : public ad::reactor_op {
   Handler handler_;
 };
 
-template <typename Handler>
-void start_drained_read(ad::reactor& reactor, tcp::socket& socket, asio::mutable_buffer buffer, Handler handler) {
+template <typename Handler>  // (a forwarding reference: the handler is moved once, into the operation)
+void start_drained_read(ad::reactor& reactor, tcp::socket& socket, asio::mutable_buffer buffer, Handler&& handler) {
   auto& impl = SocketAccess::implementation(socket);
   const bool continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
   auto slot = asio::get_associated_cancellation_slot(handler);
 
-  using Op = DrainedReadOp<Handler>;
+  using Op = DrainedReadOp<std::decay_t<Handler>>;
   typename Op::Allocator allocator;
   Op* op = allocator.allocate(1);
   try {
-    new (op) Op(impl.socket_, buffer, std::move(handler));
+    new (op) Op(impl.socket_, buffer, std::forward<Handler>(handler));
   } catch (...) {
     allocator.deallocate(op, 1);
     throw;
@@ -169,18 +169,26 @@ void start_drained_read(ad::reactor& reactor, tcp::socket& socket, asio::mutable
 using DrainedReactor = drained_read_detail::ad::reactor;
 inline DrainedReactor& drained_reactor(tcp::socket& socket) { return drained_read_detail::reactor_of(socket); }
 
-// async_read_some, completing with (error_code, bytes) — see the top of this file. `reactor` is
-// drained_reactor(socket), looked up once by the caller.
+// Starts a drained read that completes with handler(error_code, bytes) — see the top of this file.
+// For a completion handler already made (no token to resolve: Stream::read_some's, which each
+// layer of async_initiate would move once more). `reactor` is drained_reactor(socket), looked up
+// once by the caller.
+template <typename Handler>
+void start_read_drained(DrainedReactor& reactor, tcp::socket& socket, asio::mutable_buffer buffer, Handler&& handler) {
+  if (buffer.size() == 0) {
+    socket.async_read_some(buffer, std::forward<Handler>(handler));  // completes at once
+    return;
+  }
+  drained_read_detail::start_drained_read(reactor, socket, buffer, std::forward<Handler>(handler));
+}
+
+// The same as an asynchronous operation: async_read_some with any completion token.
 template <typename CompletionToken>
 auto async_read_drained(DrainedReactor& reactor, tcp::socket& socket, asio::mutable_buffer buffer,
                         CompletionToken&& token) {
   return asio::async_initiate<CompletionToken, void(error_code, std::size_t)>(
       [](auto handler, DrainedReactor* r, tcp::socket* s, asio::mutable_buffer b) {
-        if (b.size() == 0) {
-          s->async_read_some(b, std::move(handler));
-          return;
-        }
-        drained_read_detail::start_drained_read(*r, *s, b, std::move(handler));
+        start_read_drained(*r, *s, b, std::move(handler));
       },
       token, &reactor, &socket, buffer);
 }

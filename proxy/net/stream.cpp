@@ -102,18 +102,14 @@ class TupleHandler {
 
 void Stream::start_read(ReadHandler&& handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot) {
   // Without a slot of its own the read keeps the handler's, which is the awaiting coroutine's.
-  // Plain sockets go straight to the drained read (no async_initiate: each layer of it would move
-  // the coroutine's handler once more, per read).
+  // Plain sockets go straight to the drained read with the handler made here.
   if (tls_) {
     if (slot != nullptr) tls_->async_read_some(buffer, asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
     else tls_->async_read_some(buffer, TupleHandler(std::move(handler)));
-  } else if (buffer.size() == 0) {
-    async_read_drained(*reactor_, *plain_, buffer, TupleHandler(std::move(handler)));  // completes at once
   } else if (slot != nullptr) {
-    drained_read_detail::start_drained_read(*reactor_, *plain_, buffer,
-                                            asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
+    start_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
   } else {
-    drained_read_detail::start_drained_read(*reactor_, *plain_, buffer, TupleHandler(std::move(handler)));
+    start_read_drained(*reactor_, *plain_, buffer, TupleHandler(std::move(handler)));
   }
 }
 
