@@ -71,12 +71,24 @@ void ReportedParams::set(std::string_view name, std::string_view value) {
   }
 }
 
-bool ReportedParams::tracked_agree_in(const ReportedParams& other) const {
-  const auto& mine = all_.items();
-  const auto& theirs = other.all_.items();
+std::string_view tracked_reported_name(std::size_t slot) {
+  static constexpr std::array<std::string_view, kTrackedReported> kNames{
+      "TimeZone", "DateStyle", "IntervalStyle", "client_encoding", "application_name", "standard_conforming_strings"};
+  return kNames.at(slot);
+}
+
+bool TrackedParams::set(std::string_view name, std::string_view value) {
+  const int slot = tracked_reported_index(name);
+  if (slot < 0) return false;
+  set(static_cast<std::size_t>(slot), value);
+  return true;
+}
+
+bool TrackedParams::agree_in(const ReportedParams& server) const {
   for (std::size_t i = 0; i < kTrackedReported; ++i) {
-    if (at_[i] == kAbsent) continue;
-    if (other.at_[i] == kAbsent || mine[at_[i]].second != theirs[other.at_[i]].second) return false;
+    if (!has(i)) continue;
+    const std::string* theirs = server.tracked(i);
+    if (theirs == nullptr || *theirs != values_[i]) return false;
   }
   return true;
 }
@@ -100,15 +112,16 @@ void append_statement(std::string& sql, std::string_view stmt) {
 }
 }  // namespace
 
-std::string sync_sql(const SessionParams& client, const SessionParams& server) {
+std::string sync_sql(const ClientParams& client, const SessionParams& server) {
   std::string sql;
   // The common case in transaction pooling: the connection already has the client's state.
-  if (client.other == server.other && client.reported.tracked_agree_in(server.reported)) return sql;
-  for (const auto& [name, value] : client.reported.items()) {
-    if (!is_tracked_reported(name)) continue;
-    const std::string* have = server.reported.get(name);
-    if (have != nullptr && *have == value) continue;
-    append_statement(sql, "SET " + name + " TO " + quote_literal(value));
+  if (client.other == server.other && client.reported.agree_in(server.reported)) return sql;
+  for (std::size_t i = 0; i < kTrackedReported; ++i) {
+    const std::string* want = client.reported.get(i);
+    if (want == nullptr) continue;
+    const std::string* have = server.reported.tracked(i);
+    if (have != nullptr && *have == *want) continue;
+    append_statement(sql, "SET " + std::string(tracked_reported_name(i)) + " TO " + quote_literal(*want));
   }
   for (const auto& [name, value] : server.other.items()) {
     if (client.other.get(name) == nullptr) append_statement(sql, "RESET " + name);

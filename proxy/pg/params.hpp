@@ -36,17 +36,20 @@ inline constexpr std::size_t kTrackedReported = 6;
 // The tracked parameter's slot (0 .. kTrackedReported - 1), or -1.
 int tracked_reported_index(std::string_view name);
 
-// Reported parameters (ParameterStatus), with where each tracked one is: whether a server
-// connection has a client's tracked values is then a few string compares, checked at every
-// attachment in transaction pooling. (Positions, not copies: every client session holds one of
-// these, and idle sessions are meant to stay under 2 KiB.) Entries are never removed.
+// The canonical spelling of a tracked parameter's slot, as PostgreSQL reports it ("TimeZone").
+std::string_view tracked_reported_name(std::size_t slot);
+
+// Reported parameters (ParameterStatus), all of them, as a server connection has them, with where
+// each tracked one is: whether a server connection has a client's tracked values is then a few
+// string compares, checked at every attachment in transaction pooling. Entries are never removed.
 class ReportedParams {
  public:
   void set(std::string_view name, std::string_view value);
   const std::string* get(std::string_view name) const { return all_.get(name); }
+  const std::string* tracked(std::size_t slot) const {
+    return at_[slot] == kAbsent ? nullptr : &all_.items()[at_[slot]].second;
+  }
   const std::vector<std::pair<std::string, std::string>>& items() const { return all_.items(); }
-  // Every tracked parameter set here is set to the same value in `other`.
-  bool tracked_agree_in(const ReportedParams& other) const;
 
  private:
   static constexpr std::uint8_t kAbsent = 0xff;
@@ -55,16 +58,45 @@ class ReportedParams {
   std::array<std::uint8_t, kTrackedReported> at_{kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent};
 };
 
-// The state a server connection must have for a client: reported parameters by value (as the
-// server reported them) and other session SETs by their SQL text (as the client wrote them).
+// The tracked parameters a client wants, a value per slot (the slot names the parameter). Held in
+// place: every client session has one, idle ones included, and idle sessions are meant to stay
+// under 2 KiB (a list of name/value pairs took a 512-byte allocation per session; the values
+// PostgreSQL reports, "UTF8", "ISO, MDY", "Etc/UTC", fit std::string's own storage).
+class TrackedParams {
+ public:
+  // False (and nothing set) when `name` is not a tracked parameter.
+  bool set(std::string_view name, std::string_view value);
+  void set(std::size_t slot, std::string_view value) {
+    values_[slot].assign(value);
+    present_ = static_cast<std::uint8_t>(present_ | (1u << slot));
+  }
+  const std::string* get(std::size_t slot) const { return has(slot) ? &values_[slot] : nullptr; }
+  bool has(std::size_t slot) const { return ((present_ >> slot) & 1u) != 0; }
+  // Every value set here is set to the same value in `server`.
+  bool agree_in(const ReportedParams& server) const;
+
+ private:
+  std::array<std::string, kTrackedReported> values_;
+  std::uint8_t present_ = 0;  // a bit per slot
+};
+
+// The state a server connection has: reported parameters by value (as the server reported them)
+// and other session SETs by their SQL text (as the client wrote them).
 struct SessionParams {
   ReportedParams reported;
   ParamSet other;
 };
 
+// The state a client's server connections must have: its tracked reported parameters, and its
+// other session SETs as for SessionParams.
+struct ClientParams {
+  TrackedParams reported;
+  ParamSet other;
+};
+
 // One SQL string (";"-separated SET/RESET statements) that turns `server` into `client`; empty when
 // they already agree. Reported parameters the client does not mention are left alone.
-std::string sync_sql(const SessionParams& client, const SessionParams& server);
+std::string sync_sql(const ClientParams& client, const SessionParams& server);
 
 // A string literal for a SET value: 'value' with quotes doubled.
 std::string quote_literal(std::string_view value);

@@ -1050,7 +1050,7 @@ bool Session::process_server_bytes() {
         auto r = be::decode_parameter_status(whole.subspan(5));
         if (auto* ok = std::get_if<protocol::Decoded<be::ParameterStatus>>(&r)) {
           server_->state.reported.set(ok->value.name, ok->value.value);
-          if (is_tracked_reported(ok->value.name)) wanted_.reported.set(ok->value.name, ok->value.value);
+          wanted_.reported.set(ok->value.name, ok->value.value);  // (a tracked one only)
         }
         break;
       }

@@ -201,8 +201,7 @@ awaitable<Session::End> Session::startup() {
             }
             continue;
           }
-          if (is_tracked_reported(n)) wanted_.reported.set(n, v);
-          else wanted_.other.set(n, quote_literal(v));
+          if (!wanted_.reported.set(n, v)) wanted_.other.set(n, quote_literal(v));
         }
         continue;
       }
@@ -216,8 +215,7 @@ awaitable<Session::End> Session::startup() {
         }
         continue;
       }
-      if (is_tracked_reported(name)) wanted_.reported.set(name, value);
-      else wanted_.other.set(name, quote_literal(value));
+      if (!wanted_.reported.set(name, value)) wanted_.other.set(name, quote_literal(value));
     }
     bool replication = !msg.get("replication").empty() && msg.get("replication") != "false" && msg.get("replication") != "0";
     client_in_.consume(sr.size);
@@ -343,7 +341,10 @@ awaitable<Session::End> Session::greet() {
   }
   // The client's own startup parameters win over the pool's defaults.
   for (const auto& [name, value] : server_->login_params.items()) {
-    if (is_tracked_reported(name) && wanted_.reported.get(name) == nullptr) wanted_.reported.set(name, value);
+    const int slot = tracked_reported_index(name);
+    if (slot >= 0 && !wanted_.reported.has(static_cast<std::size_t>(slot))) {
+      wanted_.reported.set(static_cast<std::size_t>(slot), value);
+    }
   }
   const std::string sql = alignment_sql();
   if (ServerError e = co_await align_server(sql); !e.empty()) {
@@ -351,12 +352,10 @@ awaitable<Session::End> Session::greet() {
     co_return End::kClose;
   }
   // Report what the server now has (normalised values, e.g. DateStyle "ISO, MDY").
-  ReportedParams normalised;
-  for (const auto& [name, value] : wanted_.reported.items()) {
-    const std::string* have = server_->state.reported.get(name);
-    normalised.set(name, have ? *have : value);
+  for (std::size_t slot = 0; slot < kTrackedReported; ++slot) {
+    const std::string* have = server_->state.reported.tracked(slot);
+    if (have != nullptr && wanted_.reported.has(slot)) wanted_.reported.set(slot, *have);
   }
-  wanted_.reported = std::move(normalised);
   std::vector<std::uint8_t> out;
   protocol::Writer w(out);
   be::encode_auth_ok(w);

@@ -224,7 +224,7 @@ class Session {
   PoolMode mode_ = PoolMode::kTransaction;
   ListenerRole role_;        // the listener's role, or what the client asked with target_session_attrs
   bool replica_fallback_;
-  SessionParams wanted_;  // parameters this client's server connections must have
+  ClientParams wanted_;  // parameters this client's server connections must have
 
   // The server connection, while attached.
   std::unique_ptr<ServerConn> server_;

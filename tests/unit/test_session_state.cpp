@@ -27,13 +27,13 @@ TEST_CASE("ParamSet compares names case-insensitively and keeps the first spelli
 }
 
 TEST_CASE("sync_sql aligns a server connection with what the client set", "[session-state]") {
-  SessionParams client;
+  ClientParams client;
   SessionParams server;
   CHECK(sync_sql(client, server).empty());
 
-  client.reported.set("TimeZone", "Asia/Tokyo");
-  client.reported.set("application_name", "it's");
-  client.reported.set("server_version", "15.0");  // not settable: never replayed
+  CHECK(client.reported.set("TimeZone", "Asia/Tokyo"));
+  CHECK(client.reported.set("application_name", "it's"));
+  CHECK_FALSE(client.reported.set("server_version", "15.0"));  // not tracked: never replayed
   server.reported.set("TimeZone", "UTC");
   server.reported.set("application_name", "it's");
   CHECK(sync_sql(client, server) == "SET TimeZone TO 'Asia/Tokyo'");
@@ -47,8 +47,8 @@ TEST_CASE("sync_sql aligns a server connection with what the client set", "[sess
   server.other = client.other;
   CHECK(sync_sql(client, server).empty());
 
-  // The same state listed in another order still needs nothing.
-  SessionParams a;
+  // The same state, set in another order and spelling, still needs nothing.
+  ClientParams a;
   SessionParams b;
   a.reported.set("TimeZone", "UTC");
   a.reported.set("DateStyle", "ISO, MDY");
@@ -57,36 +57,48 @@ TEST_CASE("sync_sql aligns a server connection with what the client set", "[sess
   CHECK(sync_sql(a, b).empty());
   b.reported.set("timezone", "Europe/Paris");
   CHECK(sync_sql(a, b) == "SET TimeZone TO 'UTC'");
+  // A value longer than std::string keeps in place, and a later value replaces the first.
+  a.reported.set("application_name", "a name well past fifteen characters");
+  CHECK(*a.reported.get(4) == "a name well past fifteen characters");
+  a.reported.set("Application_Name", "short");
+  CHECK(*a.reported.get(4) == "short");
+  CHECK(sync_sql(a, b) == "SET TimeZone TO 'UTC'; SET application_name TO 'short'");
 }
 
 TEST_CASE("sync_sql: a server reporting more than the client tracks needs nothing; a missing one is set",
           "[session-state]") {
   // A server connection reports every parameter PostgreSQL 15 sends at login; a client's wanted
-  // state holds only the tracked ones.
-  SessionParams client;
+  // state holds only the tracked ones, by slot.
+  ClientParams client;
   SessionParams server;
   for (const char* name : {"application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
                            "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
                            "server_version", "session_authorization", "standard_conforming_strings", "TimeZone"}) {
     server.reported.set(name, std::string("v-") + name);
   }
+  for (std::size_t slot = 0; slot < kTrackedReported; ++slot) {
+    const std::string name(tracked_reported_name(slot));
+    CHECK(tracked_reported_index(name) == static_cast<int>(slot));
+    REQUIRE(server.reported.tracked(slot) != nullptr);
+    CHECK(*server.reported.tracked(slot) == "v-" + name);
+    CHECK_FALSE(client.reported.has(slot));
+  }
   client.reported.set("client_encoding", "v-client_encoding");
   client.reported.set("timezone", "v-TimeZone");  // spelled otherwise: the same slot
-  CHECK(client.reported.tracked_agree_in(server.reported));
-  CHECK_FALSE(server.reported.tracked_agree_in(client.reported));  // the server has tracked values the client lacks
+  CHECK(client.reported.agree_in(server.reported));
   CHECK(sync_sql(client, server).empty());
   client.reported.set("IntervalStyle", "iso_8601");
-  CHECK_FALSE(client.reported.tracked_agree_in(server.reported));
+  CHECK_FALSE(client.reported.agree_in(server.reported));
   CHECK(sync_sql(client, server) == "SET IntervalStyle TO 'iso_8601'");
-  // A tracked parameter the server never reported.
+  // Tracked parameters the server never reported: set, in slot order, spelled as PostgreSQL does.
   SessionParams bare;
   bare.reported.set("server_version", "15.0");
+  CHECK(bare.reported.tracked(0) == nullptr);
   CHECK(sync_sql(client, bare) ==
-        "SET client_encoding TO 'v-client_encoding'; SET timezone TO 'v-TimeZone'; SET IntervalStyle TO 'iso_8601'");
-  // Untracked values never count.
-  SessionParams untracked;
-  untracked.reported.set("server_version", "16.1");
-  CHECK(untracked.reported.tracked_agree_in(bare.reported));
+        "SET TimeZone TO 'v-TimeZone'; SET IntervalStyle TO 'iso_8601'; SET client_encoding TO 'v-client_encoding'");
+  // A client that tracks nothing agrees with anything.
+  ClientParams untracked;
+  CHECK(untracked.reported.agree_in(bare.reported));
   CHECK(sync_sql(untracked, bare).empty());
   CHECK(tracked_reported_index("TimeZone") == tracked_reported_index("TIMEZONE"));
   CHECK(tracked_reported_index("server_version") == -1);
