@@ -47,6 +47,8 @@ class Stream {
   // The same without a coroutine (plain only): `done` runs once the socket is readable, or with an
   // error (operation_aborted after cancel_wait()). Its operation is allocated to its exact size.
   void when_readable(std::function<void(error_code)> done);
+  // Cancels every pending operation of the plain socket (a when_readable() wait, a read): each
+  // completes with operation_aborted.
   void cancel_wait();
   // Writes every byte of the buffer sequence.
   awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);

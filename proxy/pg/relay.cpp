@@ -124,10 +124,12 @@ awaitable<bool> Session::serve() {
             // Hot: the next request of an active client comes soon. Waiting with a read costs no
             // parking and resuming, and no re-arming of the socket's readiness, per transaction.
             // The read goes to a small array in this frame, not to a 16 KiB buffer: a hot client
-            // holds its coroutine frames only (a longer request's rest is read below).
+            // holds its coroutine frames only (a longer request's rest is read below). No
+            // cancellation slot (binding one costs each read): end_hot_wait() and drain() cancel
+            // the socket's operations, this read being the only one.
             std::array<std::uint8_t, kHotReadBytes> first_bytes;
             worker_.hot_wait_begin(this);
-            auto [ec, n] = co_await client_.read_some(asio::buffer(first_bytes), client_read_cancel_.slot());
+            auto [ec, n] = co_await client_.read_some(asio::buffer(first_bytes));
             worker_.hot_wait_end(this);
             if (draining_ && (ec || n == 0)) continue;
             if (ec == asio::error::operation_aborted) {

@@ -451,8 +451,8 @@ void Session::drain() {
   if (draining_) return;
   draining_ = true;
   if (!server_) {
-    if (parked_) client_.cancel_wait();  // the session resumes and says goodbye
-    client_read_cancel_.emit(asio::cancellation_type::terminal);  // wakes the idle wait in serve()
+    if (parked_ || in_hot_wait_) client_.cancel_wait();  // the session resumes and says goodbye
+    client_read_cancel_.emit(asio::cancellation_type::terminal);  // wakes the other waits in serve()
     return;
   }
   const bool busy = !expects_.empty() || tx_ != be::TxStatus::kIdle || unsynced_ || client_stream_left_ > 0 ||

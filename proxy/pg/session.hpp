@@ -87,7 +87,7 @@ class Session {
   bool in_hot_wait() const { return in_hot_wait_; }
   std::uint64_t hot_round() const { return hot_round_; }
   // The client stayed idle: the hot wait's read is cancelled and the session parks.
-  void end_hot_wait() { client_read_cancel_.emit(asio::cancellation_type::terminal); }
+  void end_hot_wait() { client_.cancel_wait(); }  // the hot wait's read is the socket's only operation
 
  private:
   enum class End { kContinue, kClose };
