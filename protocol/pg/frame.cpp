@@ -12,16 +12,6 @@ std::uint32_t be32(Bytes in, std::size_t at) {
 
 }  // namespace
 
-DecodeResult<FrameHeader> decode_header(Bytes in, std::uint32_t max_length) {
-  if (in.size() < 5) return NeedMore{5};
-  FrameHeader h;
-  h.type = static_cast<char>(in[0]);
-  h.length = be32(in, 1);
-  if (h.length < kMinLength) return Malformed{"message length below 4", 1};
-  if (h.length > max_length) return Malformed{"message length above the limit", 1};
-  return Decoded<FrameHeader>{h, 5};
-}
-
 DecodeResult<Frame> decode_frame(Bytes in, std::uint32_t max_length) {
   auto r = decode_header(in, max_length);
   if (auto* nm = std::get_if<NeedMore>(&r)) return *nm;

@@ -27,7 +27,17 @@ struct FrameHeader {
 
 // Reads a typed message header from the start of `in`. NeedMore with fewer than 5 bytes;
 // Malformed when length < 4 or length > max_length. consumed = 5 (the header only).
-DecodeResult<FrameHeader> decode_header(Bytes in, std::uint32_t max_length);
+// (Inline: the relay reads a header several times per message, both ways.)
+inline DecodeResult<FrameHeader> decode_header(Bytes in, std::uint32_t max_length) {
+  if (in.size() < 5) return NeedMore{5};
+  FrameHeader h;
+  h.type = static_cast<char>(in[0]);
+  h.length = (std::uint32_t{in[1]} << 24) | (std::uint32_t{in[2]} << 16) | (std::uint32_t{in[3]} << 8) |
+             std::uint32_t{in[4]};
+  if (h.length < kMinLength) return Malformed{"message length below 4", 1};
+  if (h.length > max_length) return Malformed{"message length above the limit", 1};
+  return Decoded<FrameHeader>{h, 5};
+}
 
 // A complete typed message: its type and body (view into the input).
 struct Frame {

@@ -68,14 +68,6 @@ std::string_view to_string(LexError e) {
   return "?";
 }
 
-bool iequals(std::string_view text, std::string_view lower_text) {
-  if (text.size() != lower_text.size()) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (lower(text[i]) != lower_text[i]) return false;
-  }
-  return true;
-}
-
 Token Lexer::fail(LexError e, std::size_t start) {
   error_ = e;
   done_ = true;
