@@ -3,15 +3,6 @@
 
 namespace baton::protocol::pg {
 
-namespace {
-
-std::uint32_t be32(Bytes in, std::size_t at) {
-  return (std::uint32_t{in[at]} << 24) | (std::uint32_t{in[at + 1]} << 16) |
-         (std::uint32_t{in[at + 2]} << 8) | std::uint32_t{in[at + 3]};
-}
-
-}  // namespace
-
 DecodeResult<Frame> decode_frame(Bytes in, std::uint32_t max_length) {
   auto r = decode_header(in, max_length);
   if (auto* nm = std::get_if<NeedMore>(&r)) return *nm;

@@ -25,6 +25,12 @@ struct FrameHeader {
   std::size_t body_size() const { return static_cast<std::size_t>(length) - 4; }
 };
 
+// A big-endian 32-bit integer at `at` (the caller checked the size).
+inline std::uint32_t be32(Bytes in, std::size_t at) {
+  return (std::uint32_t{in[at]} << 24) | (std::uint32_t{in[at + 1]} << 16) | (std::uint32_t{in[at + 2]} << 8) |
+         std::uint32_t{in[at + 3]};
+}
+
 // Reads a typed message header from the start of `in`. NeedMore with fewer than 5 bytes;
 // Malformed when length < 4 or length > max_length. consumed = 5 (the header only).
 // (Inline: the relay reads a header several times per message, both ways.)
@@ -32,8 +38,7 @@ inline DecodeResult<FrameHeader> decode_header(Bytes in, std::uint32_t max_lengt
   if (in.size() < 5) return NeedMore{5};
   FrameHeader h;
   h.type = static_cast<char>(in[0]);
-  h.length = (std::uint32_t{in[1]} << 24) | (std::uint32_t{in[2]} << 16) | (std::uint32_t{in[3]} << 8) |
-             std::uint32_t{in[4]};
+  h.length = be32(in, 1);
   if (h.length < kMinLength) return Malformed{"message length below 4", 1};
   if (h.length > max_length) return Malformed{"message length above the limit", 1};
   return Decoded<FrameHeader>{h, 5};

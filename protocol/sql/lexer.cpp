@@ -28,7 +28,6 @@ bool is_space(char c) { return has_class(c, kSpace); }
 bool is_digit(char c) { return has_class(c, kDigit); }
 bool is_word_start(char c) { return has_class(c, kWordStart); }
 bool is_word_char(char c) { return has_class(c, kWordChar); }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 }  // namespace
 
@@ -168,13 +167,13 @@ Token Lexer::lex_word(std::size_t start) {
   pos_ = i;
   const std::size_t len = pos_ - start;
   if (len == 1 && at(pos_, '\'')) {
-    const char p = lower(in_[start]);
+    const char p = ascii_lower(in_[start]);
     if (p == 'e' && dialect_ == Dialect::kPostgres) return lex_quoted(start, '\'', TokenKind::kString, true);
     if (p == 'b' || p == 'x' || p == 'n') {
       return lex_quoted(start, '\'', TokenKind::kString, dialect_ == Dialect::kMysql);
     }
   }
-  if (len == 1 && lower(in_[start]) == 'u' && dialect_ == Dialect::kPostgres && at(pos_, '&')) {
+  if (len == 1 && ascii_lower(in_[start]) == 'u' && dialect_ == Dialect::kPostgres && at(pos_, '&')) {
     if (at(pos_ + 1, '\'')) {
       ++pos_;
       return lex_quoted(start, '\'', TokenKind::kString, false);

@@ -39,11 +39,11 @@ std::string_view to_string(LexError e);
 
 // ASCII case-insensitive equality; `lower` must already be lowercase. (Inline: the classifier
 // compares every word of a statement with a few keywords.)
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 inline bool iequals(std::string_view text, std::string_view lower) {
   if (text.size() != lower.size()) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != lower[i]) return false;
+    if (ascii_lower(text[i]) != lower[i]) return false;
   }
   return true;
 }
