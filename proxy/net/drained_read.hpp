@@ -193,4 +193,15 @@ auto async_read_drained(DrainedReactor& reactor, tcp::socket& socket, asio::muta
       token, &reactor, &socket, buffer);
 }
 
+// True when this socket's last read was a drained read that emptied it (a short read) and the
+// reactor has seen no readiness event on it since: no byte, end-of-file or error has arrived, as of
+// the reactor's last epoll_wait. That includes the events of the batch being handled whose turn
+// has not come yet (the socket waits in the scheduler's queue): when a primary dies, its backends'
+// FINs arrive in the same batches as the clients' next requests (7895039 looked at the flag alone
+// and counted more client errors at failover; reverted in 55447c9). Then a pooled connection
+// needs no peek before reuse. False in every other case (a new socket, a read that filled its
+// buffer, a read by other means, anything arrived since): ask the socket itself. Only on the
+// socket's own io_context thread (the reactor's state is unlocked in our single-threaded io_contexts).
+bool drained_and_quiet(tcp::socket& socket);
+
 }  // namespace baton::proxy

@@ -80,7 +80,8 @@ class Stream {
   awaitable<void> close_after_final(std::chrono::milliseconds limit);
   bool is_open() const;
   // An idle connection's check before reuse: false when the peer closed it or sent something
-  // unasked (a server's FATAL before it exits). One non-blocking peek, no read.
+  // unasked (a server's FATAL before it exits). No system call when the reactor has seen nothing
+  // arrive since the last read emptied the socket (drained_and_quiet); else one non-blocking peek.
   bool idle_and_open();
   tcp::socket& socket();
   asio::any_io_executor get_executor();

@@ -97,7 +97,7 @@ class Pool {
   //     w.conn -> use it; w.timed_out -> query_wait_timeout; else (woken) go round again
   //   }
 
-  // An idle connection, if one is there (checked with a non-blocking peek), else null.
+  // An idle connection, if one is there (checked before reuse: Conn::idle_and_open()), else null.
   Ptr try_acquire() { return take_idle(); }
 
   // A slot (across workers) and a login (this worker) for open_reserved(), if both are free.
@@ -352,7 +352,7 @@ class Pool {
     while (!idle_.empty()) {
       Ptr c = std::move(idle_.back());  // most recently used: warm caches
       idle_.pop_back();
-      // Every reuse is checked (one non-blocking peek), also of a connection given back a moment
+      // Every reuse is checked (Conn::idle_and_open()), also of a connection given back a moment
       // ago: when a primary dies its backends close their connections within milliseconds, and a
       // transaction sent on one would fail instead of waiting for the new primary.
       if (c->idle_and_open() && !expired(*c, now)) return c;

@@ -174,3 +174,79 @@ TEST_CASE("a read on a closed socket fails at once", "[drained-read]") {
   REQUIRE(r.ec.has_value());
   CHECK(*r.ec == asio::error::bad_descriptor);
 }
+TEST_CASE("drained_and_quiet: only after a read that emptied the socket, until anything arrives", "[drained-read]") {
+  Pair p;
+  std::array<char, 8> buffer{};
+  Result r;
+
+  CHECK_FALSE(drained_and_quiet(p.reader));  // nothing read yet: the reactor starts by trying at once
+
+  p.send("abc");
+  start_read(p, buffer, r);
+  REQUIRE(finish_read(p, buffer, r) == "abc");
+  CHECK(drained_and_quiet(p.reader));
+  run_for(p, 20ms);  // nothing arrives: still quiet
+  CHECK(drained_and_quiet(p.reader));
+
+  SECTION("bytes arrive") {
+    p.send("d");
+    run_for(p, 30ms);
+    CHECK_FALSE(drained_and_quiet(p.reader));
+    // Reading them empties the socket again.
+    start_read(p, buffer, r);
+    CHECK(finish_read(p, buffer, r) == "d");
+    CHECK(drained_and_quiet(p.reader));
+  }
+
+  SECTION("the peer closes") {
+    p.writer.close();
+    run_for(p, 30ms);
+    CHECK_FALSE(drained_and_quiet(p.reader));
+  }
+
+  SECTION("a read that fills its buffer") {
+    p.send("01234567");  // exactly the buffer's size: more may be queued
+    start_read(p, buffer, r);
+    REQUIRE(finish_read(p, buffer, r) == "01234567");
+    CHECK_FALSE(drained_and_quiet(p.reader));
+  }
+
+  SECTION("a closed socket") {
+    p.reader.close();
+    CHECK_FALSE(drained_and_quiet(p.reader));
+  }
+}
+
+TEST_CASE("drained_and_quiet: an event of the batch being handled counts before its socket's turn", "[drained-read]") {
+  Pair p;
+  std::array<char, 8> buffer{};
+  Result r;
+  p.send("abc");
+  start_read(p, buffer, r);
+  REQUIRE(finish_read(p, buffer, r) == "abc");
+  REQUIRE(drained_and_quiet(p.reader));
+
+  // A second connection on the same io_context, a read waiting on it, whose handler looks at the first.
+  tcp::socket other_reader(p.io);
+  tcp::socket other_writer(p.io);
+  {
+    tcp::acceptor acceptor(p.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    other_writer.connect(acceptor.local_endpoint());
+    acceptor.accept(other_reader);
+  }
+  std::array<char, 8> other_buffer{};
+  std::optional<bool> quiet_then;
+  async_read_drained(drained_reactor(other_reader), other_reader, asio::buffer(other_buffer),
+                     [&](error_code, std::size_t) { quiet_then = drained_and_quiet(p.reader); });
+  // Both sockets turn readable before the reactor looks, the other one first: one epoll batch,
+  // the other's handler runs while the first socket's event still waits its turn in the queue.
+  asio::write(other_writer, asio::buffer(std::string("x")));
+  p.send("d");
+  const auto give_up = std::chrono::steady_clock::now() + 2s;
+  p.io.restart();
+  while (!quiet_then && std::chrono::steady_clock::now() < give_up) p.io.run_one_for(20ms);
+  REQUIRE(quiet_then.has_value());
+  CHECK_FALSE(*quiet_then);
+  run_for(p, 20ms);
+  CHECK_FALSE(drained_and_quiet(p.reader));  // and after its turn, too
+}
