@@ -166,8 +166,8 @@ class Pool {
            shared_->total.load(std::memory_order_relaxed) < shared_->max_size.load(std::memory_order_relaxed);
   }
 
-  // Gives a connection back. Broken or expired ones are closed; otherwise a waiter here gets it,
-  // or it is closed when clients on other workers wait (their worker opens its own), or it idles.
+  // Gives a connection back. Broken or expired ones are closed; otherwise a waiter here gets it
+  // (if it is still open: Conn::idle_and_open()), or it is closed when clients on other workers wait (their worker opens its own), or it idles.
   void release(Ptr c) {
     auto now = SteadyClock::now();
     if (!c->usable() || expired(*c, now)) {
@@ -176,6 +176,14 @@ class Pool {
     }
     c->last_used = now;
     if (!waiters_.empty()) {
+      // Handed straight on, so checked here as take_idle() checks a reuse: with more clients than
+      // connections nearly every transaction gets its connection this way, and when the primary
+      // dies its backends' connections must not reach a waiter, whose transaction would fail
+      // instead of waiting for the new primary. (drop() wakes the waiter, which logs in anew.)
+      if (!c->idle_and_open()) {
+        drop(std::move(c));
+        return;
+      }
       Waiter* w = waiters_.front();
       waiters_.pop_front();
       w->conn = std::move(c);

@@ -17,10 +17,11 @@ using namespace std::chrono_literals;
 struct FakeConn {
   int id = 0;
   bool open = true;
+  bool peer_closed = false;  // the server closed it: usable() cannot tell, idle_and_open() can
   TimePoint created_at = SteadyClock::now();
   TimePoint last_used = created_at;
   bool usable() const { return open; }
-  bool idle_and_open() const { return open; }
+  bool idle_and_open() const { return open && !peer_closed; }
 };
 
 using FakePool = Pool<FakeConn>;
@@ -190,6 +191,30 @@ TEST_CASE("pool: a dropped connection frees its slot and wakes a waiter, which l
   CHECK(rig.opened == 2);
   CHECK(rig.shared->total.load() == 1);
   CHECK(rig.signals == 2);  // first waiter, and the drop
+}
+
+TEST_CASE("pool: a connection given back while a client waits is checked before it is handed on", "[pool]") {
+  Rig rig(1);
+  std::vector<FakePool::Ptr> a, b;
+  const auto deadline = SteadyClock::now() + 30s;
+  rig.spawn("a", deadline, a);
+  rig.settle();
+  rig.spawn("b", deadline, b);
+  rig.settle();
+  REQUIRE(rig.pool->waiting_count() == 1);
+
+  // Its server went away while it was leased (a primary's backends when the primary dies), yet the
+  // transaction on it ended: the waiter must not get it.
+  a.back()->peer_closed = true;
+  rig.pool->release(std::move(a.back()));
+  rig.settle();
+  REQUIRE(rig.outcomes.size() == 2);
+  CHECK(rig.outcomes[1].client == "b");
+  CHECK(rig.outcomes[1].conn == 2);  // a new login, not connection 1
+  CHECK(rig.outcomes[1].rounds == 1);
+  CHECK(rig.opened == 2);
+  CHECK(rig.shared->total.load() == 1);
+  CHECK(rig.pool->waiting_count() == 0);
 }
 
 TEST_CASE("pool: an idle connection that closed is not handed out; its slot goes to a new login", "[pool]") {
