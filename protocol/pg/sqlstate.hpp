@@ -40,6 +40,7 @@ inline constexpr std::string_view kProgramLimitExceeded = "54000";
 // Class 57 - Operator Intervention
 inline constexpr std::string_view kQueryCanceled = "57014";
 inline constexpr std::string_view kAdminShutdown = "57P01";
+inline constexpr std::string_view kCrashShutdown = "57P02";
 inline constexpr std::string_view kCannotConnectNow = "57P03";
 inline constexpr std::string_view kInvalidParameterValue = "22023";
 inline constexpr std::string_view kIdleSessionTimeout = "57P05";

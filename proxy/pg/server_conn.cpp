@@ -40,6 +40,18 @@ std::string where(const ServerTarget& t) {
   return "\"" + t.node_name + "\" (" + t.host + ":" + std::to_string(t.port) + ")";
 }
 
+// A login the server ended because the node itself is going or not there yet (shutting down,
+// starting up, in recovery, its postmaster killed: 57P01-57P03), not because of who logs in or
+// to what: as unreachable as a refused TCP connection, so the client waits for the node or for a
+// failover instead of being ended as for a refused password.
+void reclassify_node_unavailable(ServerError& e, const ServerTarget& t) {
+  namespace ss = pgp::sqlstate;
+  if (e.sqlstate != ss::kAdminShutdown && e.sqlstate != ss::kCrashShutdown && e.sqlstate != ss::kCannotConnectNow) return;
+  e.message = "server " + where(t) + " is not accepting connections: " + e.message;
+  e.sqlstate = std::string(ss::kCannotConnectNow);
+  e.from_server = false;
+}
+
 // Connects a TCP socket to host:port within `timeout`.
 awaitable<std::pair<error_code, tcp::socket>> connect_tcp(asio::any_io_executor ex, const std::string& host,
                                                            std::uint16_t port, std::chrono::milliseconds timeout) {
@@ -196,10 +208,14 @@ awaitable<ServerPool::Opened> connect_server(asio::any_io_executor executor, con
     co_return ServerPool::Opened{nullptr, baton_error(pgp::sqlstate::kConnectionFailure, "lost server " + where(t))};
   }
   if (ServerError e = co_await authenticate(*conn, conn->in); !e.empty()) {
+    reclassify_node_unavailable(e, t);
     log::warn("pool", "login to server ", where(t), " as \"", t.user, "\" failed: ", e.message);
     co_return ServerPool::Opened{nullptr, e};
   }
-  if (ServerError e = co_await read_login_tail(*conn, conn->in); !e.empty()) co_return ServerPool::Opened{nullptr, e};
+  if (ServerError e = co_await read_login_tail(*conn, conn->in); !e.empty()) {
+    reclassify_node_unavailable(e, t);
+    co_return ServerPool::Opened{nullptr, e};
+  }
   log::debug("pool", "new server connection to ", where(t), " db=", t.database, " user=", t.user);
   co_return ServerPool::Opened{std::move(conn), {}};
 }

@@ -354,6 +354,49 @@ TEST_CASE("failover: a hung primary (SIGSTOP), sync replication loses no acknowl
   fail_primary_under_load(Replication::kSync, Fault::kHang);
 }
 
+// "key=value" lines of a client script's output: the value of the first line with `key`.
+std::string value_of(const std::string& output, const std::string& key) {
+  const std::string needle = key + "=";
+  for (std::size_t at = 0; (at = output.find(needle, at)) != std::string::npos; at += needle.size()) {
+    if (at == 0 || output[at - 1] == '\n') return output.substr(at + needle.size(), output.find('\n', at) - at - needle.size());
+  }
+  return "<missing " + key + ">";
+}
+
+TEST_CASE("failover: a login the primary refuses while it shuts down (57P03) waits for the node; the client stays",
+          "[failover]") {
+  // One node, failover only reported: the statement can only wait for this node to come back.
+  PgCluster c(PgCluster::Options{.replicas = 0});
+  const int listen_port = free_port();
+  const int admin_port = free_port();
+  std::string conf = failover_config(c, listen_port, admin_port);
+  const std::string automatic = "mode = \"auto\"";
+  REQUIRE(conf.find(automatic) != std::string::npos);
+  conf.replace(conf.find(automatic), automatic.size(), "mode = \"manual\"");
+  BatonProcess baton(conf, {listen_port});
+  REQUIRE(wait_ready(admin_port, 30s));
+
+  const RunResult r = baton::test::run(
+      std::string(kPython) + " -B " +
+          baton::test::shell_quote(baton::test::source_dir() + "/tests/integration/clients/node_restart_login.py") +
+          " " + std::to_string(listen_port) + " " + std::to_string(c.port(0)) + " " +
+          baton::test::shell_quote(baton::test::source_dir() + "/tests/fixtures/pg_cluster.sh") + " " +
+          baton::test::shell_quote(c.dir()),
+      120s);
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(value_of(r.output, "login_refused") == "shutting down");
+  CHECK(value_of(r.output, "restart_error") == "None");
+  // Ended with FATAL 57P03 before: a refused login was taken for a refusal of the client.
+  CHECK(value_of(r.output, "error") == "None");
+  CHECK(value_of(r.output, "closed") == "0");
+  CHECK(value_of(r.output, "new_backend") == "1");
+  CHECK(std::atoi(value_of(r.output, "waited_ms").c_str()) >= 900);  // it waited out the shutdown
+  CHECK(value_of(r.output, "after") == "42");
+  CHECK_THAT(r.output, Catch::EndsWith("done\n"));
+  CHECK_THAT(baton.log(), Catch::Contains("is not accepting connections"));
+}
+
 TEST_CASE("failover: planned switchover under write load, no client error and no lost write", "[failover]") {
   // Async replication: nothing but the switchover's own wait makes the target complete.
   PgCluster c(PgCluster::Options{.replicas = 2, .synchronous = false, .tls = false});
