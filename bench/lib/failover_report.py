@@ -55,6 +55,9 @@ def summarize(meta, runs):
             "max_gap_ms": median_of(r.get("max_gap_ms") for r in ok),
             "errors": median_of(r.get("errors_total") for r in ok),
             "errors_by_sqlstate": errors,
+            # Begun after the old primary stopped answering (failover_run.py): should have waited.
+            "late_errors": sum(r["late_errors"] for r in ok if r.get("late_errors") is not None)
+            if any(r.get("late_errors") is not None for r in ok) else None,
             "reconnects": median_of(r.get("reconnects") for r in ok),
             "lost": median_of(r.get("lost") for r in ok),
             "lost_max": max_of(r.get("lost") for r in ok),
@@ -88,6 +91,8 @@ def markdown(meta, rows, runs):
         errors = fmt(r["errors"])
         if r["errors_by_sqlstate"]:
             errors += " (" + ", ".join("%s: %d" % kv for kv in sorted(r["errors_by_sqlstate"].items())) + ")"
+        if r.get("late_errors") is not None:
+            errors += "; %d begun late" % r["late_errors"]
         goal = "-" if r["goal_resume_met"] is None else ("met" if r["goal_resume_met"] else "MISSED")
         lines.append("| %s | %d/%d | %s / %s ms | %s ms | %s ms | %s | %s | %s / %s | %d/%d | %s |" % (
             r["mode"], r["runs_ok"], r["runs"], fmt(r["resume_ms"]), fmt(r["resume_ms_max"]), fmt(r["window_ms"]),
@@ -100,7 +105,10 @@ def markdown(meta, rows, runs):
         status = r["status"] if r["status"] == "ok" else "FAILED: " + (r.get("why") or "?")
         lines.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
             r["mode"], r["repeat"], status, r.get("new_primary") or "-", fmt(r.get("resume_ms")),
-            fmt(r.get("window_ms")), r.get("errors_total", "-"), r.get("lost", "-")))
+            fmt(r.get("window_ms")),
+            "%s (%s late)" % (r.get("errors_total", "-"), r["late_errors"]) if r.get("late_errors") is not None
+            else r.get("errors_total", "-"),
+            r.get("lost", "-")))
     return "\n".join(lines) + "\n"
 
 

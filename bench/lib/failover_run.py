@@ -121,6 +121,15 @@ def measure(a, record):
         "acks_on_old_primary_after_kill": around.get("acks_on_old_port_after_fault"),
         "idle_ok": bool((summary.get("idle") or {}).get("ok")),
     })
+    # Errors of transactions begun 100 ms or more after both the kill and the old primary's last
+    # acknowledged write: those reached no live backend, so they should have waited for the new
+    # primary (the rest were in flight when the backends died). None when write_load.py did not
+    # report the old primary's last ack.
+    last_old = around.get("last_ack_on_old_port_epoch")
+    kill_epoch = record.get("kill_epoch")
+    if last_old is not None and kill_epoch is not None:
+        cutoff = max(kill_epoch, last_old) + 0.1
+        record["late_errors"] = sum(1 for e in summary.get("errors", []) if (e.get("started_epoch") or 0) > cutoff)
 
     # The node that is primary now, and the acknowledged ids it holds.
     new_primary = None

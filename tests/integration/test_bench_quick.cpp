@@ -1,4 +1,4 @@
-// Integration test of bench/run.sh --quick: a real (short) benchmark run, its results.json and results.md checked.
+// Integration tests of the benchmarks: bench/run.sh --quick and one kill of bench/failover.sh, their results checked.
 #include <catch2/catch.hpp>
 
 #include <boost/json.hpp>
@@ -133,6 +133,55 @@ TEST_CASE("bench/run.sh --quick: every endpoint and scenario measured, baton and
     INFO("port of " << std::string(name) << ": " << port);
     CHECK_FALSE(baton::test::wait_for_port(static_cast<int>(port.to_number<std::int64_t>()), 200ms));
   }
+
+  std::error_code ignored;
+  std::filesystem::remove_all(out, ignored);
+}
+
+TEST_CASE("bench/failover.sh: one kill with synchronous replication measured and nothing acknowledged lost", "[bench]") {
+  const std::string out = baton::test::make_temp_dir("baton-failover-bench-out-");
+  // A fresh three-node cluster, baton, 4 writers, one kill -9 of the primary (about 15 s).
+  RunResult r = run("BATON_BINARY=" + shell_quote(baton::test::baton_binary()) +
+                        " timeout --kill-after=30 300 bash " +
+                        shell_quote(baton::test::source_dir() + "/bench/failover.sh") +
+                        " --repeats 1 --modes sync --out " + shell_quote(out),
+                    400s);
+  INFO("bench/failover.sh output:\n" << tail(r.output));
+  REQUIRE(r.exit_code == 0);
+
+  const std::string text = baton::test::read_file(out + "/results.json");
+  REQUIRE_FALSE(text.empty());
+  json::error_code ec;
+  json::value doc = json::parse(text, ec);
+  REQUIRE_FALSE(ec);
+  INFO("results.json: " << text);
+
+  const json::array& runs = doc.at("runs").as_array();
+  REQUIRE(runs.size() == 1);
+  const json::object& run1 = runs[0].as_object();
+  CHECK(run1.at("mode").as_string() == "sync");
+  CHECK(run1.at("status").as_string() == "ok");
+  CHECK(run1.at("new_primary").as_string().starts_with("node"));
+  CHECK(run1.at("new_primary").as_string() != "node0");  // node0 was the primary killed
+  CHECK(number(run1.at("resume_ms")) > 0.0);
+  CHECK(number(run1.at("window_ms")) >= number(run1.at("resume_ms")));
+  CHECK(run1.at("acked").to_number<std::int64_t>() > 0);
+  CHECK(run1.at("errors_total").to_number<std::int64_t>() <= 4);  // at most one in flight per writer
+  CHECK(run1.at("late_errors").to_number<std::int64_t>() == 0);
+  CHECK(run1.at("reconnects").to_number<std::int64_t>() == 0);
+  CHECK(run1.at("lost").to_number<std::int64_t>() == 0);  // synchronous replication
+  CHECK(run1.at("idle_ok").as_bool());
+
+  const json::array& summary = doc.at("summary").as_array();
+  REQUIRE(summary.size() == 1);
+  const json::object& row = summary[0].as_object();
+  CHECK(row.at("runs_ok").to_number<std::int64_t>() == 1);
+  CHECK(number(row.at("resume_ms")) == Approx(number(run1.at("resume_ms"))));
+  CHECK(row.at("late_errors").to_number<std::int64_t>() == 0);
+
+  const std::string md = baton::test::read_file(out + "/results.md");
+  CHECK_THAT(md, Catch::Contains("| replication | runs ok | resume (median / max) |"));
+  CHECK_THAT(md, Catch::Contains("| sync | 1/1 | "));
 
   std::error_code ignored;
   std::filesystem::remove_all(out, ignored);

@@ -206,6 +206,9 @@ def fault_figures(acks, fault_epoch):
     out["port_before_fault"] = old_port
     out["last_ack_before_fault_epoch"] = before[-1][1]
     out["acks_on_old_port_after_fault"] = sum(1 for x in after if x[3] == old_port)
+    # The old node's last acknowledged write: a killed primary's backends serve on until they
+    # notice their postmaster is gone (a busy machine delays that by hundreds of milliseconds).
+    out["last_ack_on_old_port_epoch"] = max(x[1] for x in acks if x[3] == old_port)
     moved = next((x for x in after if x[3] != old_port), None)
     if moved is not None:
         out["first_ack_elsewhere_epoch"] = moved[1]
