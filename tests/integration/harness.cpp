@@ -264,6 +264,20 @@ std::string baton_binary() {
   return BATON_BINARY;
 }
 
+std::string value_of(const std::string& output, const std::string& key) {
+  std::size_t at = 0;
+  const std::string needle = key + "=";
+  while ((at = output.find(needle, at)) != std::string::npos) {
+    if (at == 0 || output[at - 1] == '\n') {
+      std::size_t start = at + needle.size();
+      std::size_t end = output.find('\n', start);
+      return output.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    }
+    at += needle.size();
+  }
+  return "<missing " + key + ">";
+}
+
 std::string make_temp_dir(const std::string& prefix) {
   std::string root = "/tmp";
   if (const char* env = std::getenv("BATON_TMP_ROOT"); env != nullptr && *env != '\0') root = env;

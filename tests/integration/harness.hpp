@@ -48,6 +48,9 @@ bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& 
 
 std::string read_file(const std::string& path);
 
+// The value of the first "key=value" line of `output` (client scripts print such lines), or "<missing key>".
+std::string value_of(const std::string& output, const std::string& key);
+
 // A PostgreSQL 15 cluster (primary + streaming replicas) run by tests/fixtures/pg_cluster.sh.
 class PgCluster {
  public:

@@ -27,6 +27,17 @@ std::string tail(const std::string& text, std::size_t n = 6000) {
 
 double number(const json::value& v) { return v.is_null() ? -1.0 : v.to_number<double>(); }
 
+// DIR/results.json, parsed (a failed check when it is missing or not JSON).
+json::value read_results(const std::string& dir) {
+  const std::string text = baton::test::read_file(dir + "/results.json");
+  REQUIRE_FALSE(text.empty());
+  json::error_code ec;
+  json::value doc = json::parse(text, ec);
+  INFO("results.json: " << text);
+  REQUIRE_FALSE(ec);
+  return doc;
+}
+
 const json::object* find_row(const json::array& rows, const std::string& endpoint, const std::string& scenario,
                              std::int64_t clients) {
   for (const auto& row : rows) {
@@ -53,11 +64,7 @@ TEST_CASE("bench/run.sh --quick: every endpoint and scenario measured, baton and
   INFO("bench/run.sh output:\n" << tail(r.output));
   REQUIRE(r.exit_code == 0);
 
-  const std::string text = baton::test::read_file(out + "/results.json");
-  REQUIRE_FALSE(text.empty());
-  json::error_code ec;
-  json::value doc = json::parse(text, ec);
-  REQUIRE_FALSE(ec);
+  json::value doc = read_results(out);
   const json::object& meta = doc.at("meta").as_object();
 
   const std::vector<std::string> endpoints = {"direct",       "baton-tx",          "baton-session",
@@ -149,12 +156,8 @@ TEST_CASE("bench/failover.sh: one kill with synchronous replication measured and
   INFO("bench/failover.sh output:\n" << tail(r.output));
   REQUIRE(r.exit_code == 0);
 
-  const std::string text = baton::test::read_file(out + "/results.json");
-  REQUIRE_FALSE(text.empty());
-  json::error_code ec;
-  json::value doc = json::parse(text, ec);
-  REQUIRE_FALSE(ec);
-  INFO("results.json: " << text);
+  json::value doc = read_results(out);
+  INFO("results.json: " << json::serialize(doc));
 
   const json::array& runs = doc.at("runs").as_array();
   REQUIRE(runs.size() == 1);

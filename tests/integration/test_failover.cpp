@@ -29,6 +29,7 @@ using baton::test::integer;
 using baton::test::num;
 using baton::test::parse_object;
 using baton::test::str;
+using baton::test::value_of;
 using baton::test::wait_until;
 using baton::test::http_request;
 using baton::test::run;
@@ -374,15 +375,6 @@ TEST_CASE("failover: a hung primary (SIGSTOP), async replication", "[failover]")
 
 TEST_CASE("failover: a hung primary (SIGSTOP), sync replication loses no acknowledged write", "[failover]") {
   fail_primary_under_load(Replication::kSync, Fault::kHang);
-}
-
-// "key=value" lines of a client script's output: the value of the first line with `key`.
-std::string value_of(const std::string& output, const std::string& key) {
-  const std::string needle = key + "=";
-  for (std::size_t at = 0; (at = output.find(needle, at)) != std::string::npos; at += needle.size()) {
-    if (at == 0 || output[at - 1] == '\n') return output.substr(at + needle.size(), output.find('\n', at) - at - needle.size());
-  }
-  return "<missing " + key + ">";
 }
 
 TEST_CASE("failover: a login the primary refuses while it shuts down (57P03) waits for the node; the client stays",

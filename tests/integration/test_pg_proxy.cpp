@@ -20,6 +20,7 @@ using baton::test::RunResult;
 using baton::test::free_port;
 using baton::test::run;
 using baton::test::shell_quote;
+using baton::test::value_of;
 
 namespace {
 
@@ -85,21 +86,6 @@ RunResult psql_via(int port, const std::string& user, const std::string& passwor
 
 RunResult python(const std::string& script, const std::string& args, std::chrono::seconds timeout = 120s) {
   return run(std::string(kPython) + " -B " + shell_quote(clients_dir() + "/" + script) + " " + args, timeout);
-}
-
-// The value of the first "key=value" line of `output`, or "<missing key>".
-std::string value_of(const std::string& output, const std::string& key) {
-  std::size_t at = 0;
-  const std::string needle = key + "=";
-  while ((at = output.find(needle, at)) != std::string::npos) {
-    if (at == 0 || output[at - 1] == '\n') {
-      std::size_t start = at + needle.size();
-      std::size_t end = output.find('\n', start);
-      return output.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    }
-    at += needle.size();
-  }
-  return "<missing " + key + ">";
 }
 
 // Client backends of `user` on the primary, as the server sees them.
