@@ -126,7 +126,8 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
         actuator(io.get_executor(), nodes, actuator_options(options)),
         tick_timer(io),
         published(machine.topology()),
-        last_status(nodes.size()) {
+        last_status(nodes.size()),
+        early(nodes.size(), false) {
     for (NodeId i = 0; i < nodes.size(); ++i) {
       probes.push_back(std::make_unique<PgProbe>(io.get_executor(), i, nodes[i], options.monitor));
       sleepers.push_back(std::make_unique<asio::steady_timer>(io));
@@ -145,6 +146,7 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer tick_timer;
   TopologyPtr published;
   std::vector<std::optional<ProbeStatus>> last_status;
+  std::vector<bool> early;  // probe_soon(): the node's next probe starts without waiting its interval
 
   std::deque<Action> queue;
   bool running = false;
@@ -249,8 +251,9 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
     last = r.status;
   }
 
-  awaitable<void> sleep_until_next(asio::steady_timer& timer, TimePoint begun) {
-    while (!stopped) {
+  // Until `interval()` after `begun`, or (a probe loop's sleep) until probe_soon() asks for the node.
+  awaitable<void> sleep_until_next(asio::steady_timer& timer, TimePoint begun, std::optional<NodeId> node = {}) {
+    while (!stopped && !(node && early[*node])) {
       const TimePoint due = begun + interval();
       if (Clock::now() >= due) break;
       timer.expires_at(due);
@@ -261,11 +264,12 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
   static awaitable<void> probe_loop(std::shared_ptr<Impl> self, NodeId id) {
     while (!self->stopped) {
       const TimePoint begun = Clock::now();
+      self->early[id] = false;  // this probe answers the request (one during it asks for another)
       ProbeResult r = co_await self->probes[id]->probe(begun + self->options.probe_timeout);
       if (self->stopped) break;
       self->note_probe(r, self->probes[id]->last_error());
       self->feed(r);
-      co_await self->sleep_until_next(*self->sleepers[id], begun);
+      co_await self->sleep_until_next(*self->sleepers[id], begun, id);
     }
   }
 
@@ -405,6 +409,15 @@ struct ClusterMonitor::Impl : std::enable_shared_from_this<Impl> {
     emit("state", "", "monitoring " + std::to_string(nodes.size()) + " nodes");
   }
 
+  void probe_soon(NodeId id) {
+    if (stopped || id >= nodes.size() || early[id]) return;
+    // Only the first failure comes sooner: once a probe failed, confirming it keeps the
+    // suspect_interval pace (failures_before_down probes that far apart ride out a blip).
+    if (last_status[id] && *last_status[id] != ProbeStatus::kOk) return;
+    early[id] = true;
+    sleepers[id]->cancel();  // wakes the loop if it sleeps; a probe under way is followed by another
+  }
+
   void stop() {
     if (stopped) return;
     stopped = true;
@@ -428,6 +441,7 @@ ClusterMonitor::~ClusterMonitor() {
 void ClusterMonitor::start() { impl_->start(); }
 void ClusterMonitor::stop() { impl_->stop(); }
 void ClusterMonitor::command(Event e) { impl_->feed(e); }
+void ClusterMonitor::probe_soon(NodeId node) { impl_->probe_soon(node); }
 TopologyPtr ClusterMonitor::topology() const { return impl_->published; }
 FailoverState ClusterMonitor::state() const { return impl_->machine.state(); }
 std::vector<MonitorEvent> ClusterMonitor::recent_events() const {

@@ -5,7 +5,8 @@
 //     std::runtime_error naming the file, the line and the problem. Builds the FailoverMachine.
 //   - start(): one probe loop per node (PgProbe, each probe bounded by probe_timeout; a slow node never
 //     delays the others) and one tick loop. Interval: probe_interval, or suspect_interval while the
-//     cluster is not healthy (a node suspect, a failover or switchover under way, no primary).
+//     cluster is not healthy (a node suspect, a failover or switchover under way, no primary);
+//     probe_soon() cuts a node's wait short.
 //   - every ProbeResult, Tick, admin command and action outcome goes to the machine; the actions it
 //     returns are queued and run one at a time in order (a batch arriving while another runs waits
 //     behind it). RecordState writes the state file atomically (tmp + fsync + rename + fsync of the
@@ -82,6 +83,11 @@ class ClusterMonitor {
   void stop();
   // Admin commands (Switchover, DrainNode, EnableNode, ReAddNode); any Event is accepted.
   void command(Event e);
+  // Someone else saw trouble with `node` (the proxy lost a server connection to it or could not
+  // open one): its next probe starts now instead of at the end of its interval, once however often
+  // this is asked while it waits. Its result counts as any probe's (no failure is assumed). Not
+  // after a failed probe: the probes that confirm a failure keep their suspect_interval pace.
+  void probe_soon(NodeId node);
 
   TopologyPtr topology() const;  // the latest published snapshot
   FailoverState state() const;

@@ -1,6 +1,7 @@
 // The process: builds TLS contexts and workers from the configuration, then runs the control loop.
 #include "proxy/app.hpp"
 
+#include <chrono>
 #include <thread>
 
 #include "proxy/control/control_plane.hpp"
@@ -26,6 +27,10 @@ App::App(Config config) {
     paused_.push_back(false);
     trouble_.emplace_back();
   }
+  trouble_reported_.resize(cfg.clusters.size());
+  for (std::size_t i = 0; i < trouble_reported_.size(); ++i) {
+    trouble_reported_[i] = std::vector<std::atomic<std::int64_t>>(cfg.clusters[i].nodes.size());
+  }
 }
 
 void App::set_trouble(std::size_t cluster, std::string text) {
@@ -36,6 +41,27 @@ void App::set_trouble(std::size_t cluster, std::string text) {
 std::string App::trouble(std::size_t cluster) const {
   std::lock_guard lock(topology_mutex_);
   return cluster < trouble_.size() ? trouble_[cluster] : std::string();
+}
+
+void App::report_node_trouble(std::size_t cluster, std::size_t node) {
+  if (cluster < trouble_reported_.size() && node < trouble_reported_[cluster].size()) {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::atomic<std::int64_t>& last = trouble_reported_[cluster][node];
+    std::int64_t seen = last.load(std::memory_order_relaxed);
+    // (Sessions of every worker lose their connections to a dead node at once: one report.)
+    if (now - seen < 100'000'000 || !last.compare_exchange_strong(seen, now, std::memory_order_relaxed)) return;
+  }
+  std::lock_guard lock(trouble_hook_mutex_);
+  if (!trouble_hook_) return;
+  asio::post(trouble_executor_, [hook = trouble_hook_, cluster, node] { hook(cluster, node); });
+}
+
+void App::set_node_trouble_hook(asio::any_io_executor control, std::function<void(std::size_t, std::size_t)> hook) {
+  std::lock_guard lock(trouble_hook_mutex_);
+  trouble_executor_ = std::move(control);
+  trouble_hook_ = std::move(hook);
 }
 
 void App::install_config(Config config) {

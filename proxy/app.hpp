@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +53,13 @@ class App {
   // the error a client gets when no primary can be had.
   void set_trouble(std::size_t cluster, std::string text);
   std::string trouble(std::size_t cluster) const;
+  // Any thread: a session lost its server connection to cluster's node, or could not open one.
+  // The cluster's monitor probes the node at once instead of at its next interval (a killed
+  // primary is seen within milliseconds, not up to probe_interval later). Passed on at most once
+  // per 100 ms per node. What it runs on the control thread is set_node_trouble_hook()'s.
+  void report_node_trouble(std::size_t cluster, std::size_t node);
+  // Control thread: the function report_node_trouble() posts there (empty: none, as at shutdown).
+  void set_node_trouble_hook(asio::any_io_executor control, std::function<void(std::size_t, std::size_t)> hook);
 
   // Counters of one pool key across workers.
   std::shared_ptr<PoolShared> pool_shared(const std::string& key, int max_size);
@@ -76,6 +85,12 @@ class App {
   std::vector<health::TopologyPtr> topologies_;
   std::vector<bool> paused_;
   std::vector<std::string> trouble_;
+  // report_node_trouble(): the last report per (cluster, node) in steady-clock nanoseconds, sized
+  // by the first configuration (nodes a reload adds are reported without the limit).
+  std::vector<std::vector<std::atomic<std::int64_t>>> trouble_reported_;
+  std::mutex trouble_hook_mutex_;
+  asio::any_io_executor trouble_executor_;
+  std::function<void(std::size_t, std::size_t)> trouble_hook_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex pools_mutex_;
   std::unordered_map<std::string, std::shared_ptr<PoolShared>> pools_;

@@ -21,6 +21,7 @@ using SteadyClock = std::chrono::steady_clock;
 ControlPlane::ControlPlane(App& app, asio::io_context& io) : app_(app), io_(io), started_(SteadyClock::now()) {}
 
 ControlPlane::~ControlPlane() {
+  app_.set_node_trouble_hook({}, {});
   for (auto& m : monitors_) m->stop();
 }
 
@@ -441,6 +442,10 @@ std::string ControlPlane::start_monitors() {
     }
   }
   for (auto& m : monitors_) m->start();
+  // Sessions that lose a node's connections have its monitor probe it at once.
+  app_.set_node_trouble_hook(io_.get_executor(), [this](std::size_t cluster, std::size_t node) {
+    if (cluster < monitors_.size()) monitors_[cluster]->probe_soon(node);  // (it checks the node)
+  });
   return {};
 }
 

@@ -269,6 +269,7 @@ awaitable<Session::End> Session::finish_relay(bool done) {
       const health::Topology& t = *worker_.topology(cluster_index_);
       const std::size_t n = server_->target->node_index;
       if (!(t.primary && *t.primary == n)) worker_.exclude_standby(cluster_index_, n);
+      worker_.app().report_node_trouble(cluster_index_, n);  // its monitor probes it now
     }
     finish_server(false);
     if (client_gone_) co_return End::kClose;
@@ -1269,6 +1270,7 @@ awaitable<ServerError> Session::acquire_server(std::optional<Pick> picked, std::
         set_client_state(metrics::ClientState::kIdle);
         co_return e;
       }
+      worker_.app().report_node_trouble(cluster_index_, *node);  // unreachable: its monitor probes it now
       if (standby) {
         worker_.exclude_standby(cluster_index_, *node);  // unreachable: try another, or the primary
         continue;

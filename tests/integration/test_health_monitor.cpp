@@ -335,6 +335,35 @@ TEST_CASE("a probe of a hung node ends by its deadline and the other node keeps 
   run_for(io, 600ms);
 }
 
+TEST_CASE("probe_soon: a node's next probe starts at once instead of at the end of its interval", "[health]") {
+  PgCluster c({.replicas = 0});
+  boost::asio::io_context io;
+  Watch watch;
+  MonitorOptions options;
+  options.probe_interval = 30s;  // nothing would probe the node again within this test unless asked
+  options.failover.mode = FailoverMode::kManual;
+  options.monitor = monitor_login(c);
+  ClusterMonitor monitor(io, "main", specs(c), options, watch.callbacks());
+  PrintEvents print{watch};
+  monitor.start();
+  REQUIRE(run_until(io, [&] { return healthy_with_primary(monitor, 0, 1); }, 20s));
+
+  c.stop_node(0);
+  run_for(io, 1500ms);
+  CHECK_FALSE(watch.has_event("probe_failed", "node0"));  // its next probe is still ~28 s away
+
+  const auto asked = SteadyClock::now();
+  monitor.probe_soon(0);
+  monitor.probe_soon(0);  // asked twice while it waits: one probe
+  // (5 s: the probe's own deadline is 1 s; without the request the next probe is 28 s away.)
+  REQUIRE(run_until(io, [&] { return watch.has_event("probe_failed", "node0"); }, 5s));
+  std::cout << "[health] probe_soon -> probe_failed after "
+            << std::chrono::duration<double>(SteadyClock::now() - asked).count() << " s" << std::endl;
+  CHECK(run_until(io, [&] { return watch.has_event("node_suspect", "node0"); }, 2s));
+  monitor.stop();
+  run_for(io, 100ms);
+}
+
 TEST_CASE("kill -9 of the primary: the monitor promotes the most advanced standby, re-points the other, fences",
           "[health]") {
   PgCluster c({.replicas = 2, .synchronous = false});
