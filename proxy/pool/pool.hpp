@@ -167,7 +167,8 @@ class Pool {
   }
 
   // Gives a connection back. Broken or expired ones are closed; otherwise a waiter here gets it
-  // (if it is still open: Conn::idle_and_open()), or it is closed when clients on other workers wait (their worker opens its own), or it idles.
+  // (if it is still open: Conn::idle_and_open()), or it is closed when clients on other workers
+  // wait (their worker opens its own), or it idles.
   void release(Ptr c) {
     auto now = SteadyClock::now();
     if (!c->usable() || expired(*c, now)) {
