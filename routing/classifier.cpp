@@ -84,43 +84,37 @@ enum class Kw : std::uint8_t {
   kTemp, kTemporary, kLocal, kGlobal, kPgTemp,
 };
 
+struct KeywordEntry {
+  std::string_view text;  // lowercase; starts with a letter; 2 to 9 characters
+  Kw kw;
+};
+constexpr std::array<KeywordEntry, 17> kKeywords{{
+    {"no", Kw::kNo}, {"in", Kw::kIn}, {"for", Kw::kFor}, {"key", Kw::kKey}, {"into", Kw::kInto},
+    {"lock", Kw::kLock}, {"temp", Kw::kTemp}, {"share", Kw::kShare}, {"merge", Kw::kMerge},
+    {"local", Kw::kLocal}, {"update", Kw::kUpdate}, {"insert", Kw::kInsert}, {"delete", Kw::kDelete},
+    {"global", Kw::kGlobal}, {"replace", Kw::kReplace}, {"pg_temp", Kw::kPgTemp}, {"temporary", Kw::kTemporary},
+}};
+
+// Per lowercase first letter, a bit per length (bit n: a keyword of n characters starts with it).
+constexpr std::array<std::uint16_t, 256> kKeywordLengths = [] {
+  std::array<std::uint16_t, 256> m{};
+  for (const KeywordEntry& k : kKeywords) {
+    m[static_cast<unsigned char>(k.text[0])] |= static_cast<std::uint16_t>(1u << k.text.size());
+  }
+  return m;
+}();
+
+// False when `w` is surely no keyword (most words: no keyword starts with its letter and has its
+// length); ASCII-lowercasing the first byte maps no non-letter onto a letter.
+inline bool may_be_keyword(std::string_view w) {
+  return w.size() <= 9 && ((kKeywordLengths[static_cast<unsigned char>(w[0] | 0x20)] >> w.size()) & 1u) != 0;
+}
+
 Kw keyword(std::string_view w) {
-  const char first = static_cast<char>(w[0] | 0x20);  // ASCII lowercase of a letter (keywords start with one)
-  auto is = [w, first](std::string_view lower) { return first == lower[0] && iequals(w, lower); };
-  switch (w.size()) {
-    case 2:
-      if (is("no")) return Kw::kNo;
-      if (is("in")) return Kw::kIn;
-      break;
-    case 3:
-      if (is("for")) return Kw::kFor;
-      if (is("key")) return Kw::kKey;
-      break;
-    case 4:
-      if (is("into")) return Kw::kInto;
-      if (is("lock")) return Kw::kLock;
-      if (is("temp")) return Kw::kTemp;
-      break;
-    case 5:
-      if (is("share")) return Kw::kShare;
-      if (is("merge")) return Kw::kMerge;
-      if (is("local")) return Kw::kLocal;
-      break;
-    case 6:
-      if (is("update")) return Kw::kUpdate;
-      if (is("insert")) return Kw::kInsert;
-      if (is("delete")) return Kw::kDelete;
-      if (is("global")) return Kw::kGlobal;
-      break;
-    case 7:
-      if (is("replace")) return Kw::kReplace;
-      if (is("pg_temp")) return Kw::kPgTemp;
-      break;
-    case 9:
-      if (is("temporary")) return Kw::kTemporary;
-      break;
-    default:
-      break;
+  if (!may_be_keyword(w)) return Kw::kOther;
+  const char first = static_cast<char>(w[0] | 0x20);
+  for (const KeywordEntry& k : kKeywords) {
+    if (k.text.size() == w.size() && k.text[0] == first && iequals(w, k.text)) return k.kw;
   }
   return Kw::kOther;
 }
@@ -670,6 +664,14 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
     return q;
   };
   auto skip_word = [end](const unsigned char* q) {
+    // Four at a time while four remain: one bounds check per four characters.
+    while (end - q >= 4) {
+      if (kClass[q[0]] != 1) return q;
+      if (kClass[q[1]] != 1) return q + 1;
+      if (kClass[q[2]] != 1) return q + 2;
+      if (kClass[q[3]] != 1) return q + 3;
+      q += 4;
+    }
     while (q < end && kClass[*q] == 1) ++q;
     return q;
   };
@@ -708,21 +710,22 @@ std::optional<StatementClass> plain_statement(std::string_view sql, Dialect dial
     const unsigned char ch = *p;
     const std::uint8_t k = kClass[ch];
     if (k == 1) {
-      const auto* const begin = p;
-      p = skip_word(p + 1);
       word = {};
       if (ch <= '9') {
         // A number. Letters after its digits other than an exponent ("1for", "0x1F"): a lexer may
         // split them off as a word, so the full walk decides.
-        for (const auto* q = begin; q < p; ++q) {
-          if (*q > '9' && *q != 'e' && *q != 'E') return std::nullopt;
+        ++p;
+        while (p < end && kClass[*p] == 1) {
+          if (*p > '9' && (*p | 0x20) != 'e') return std::nullopt;
+          ++p;
         }
         continue;
       }
+      const auto* const begin = p;
+      p = skip_word(p + 1);
       // A word the fact scanner looks at (FOR, INTO, LOCK, TEMP, PG_TEMP, ...): the full walk.
-      // (keyword() knows words of 2 to 9 letters only.)
       word = text(begin, p);
-      if (word.size() <= 9 && keyword(word) != Kw::kOther) return std::nullopt;
+      if (may_be_keyword(word) && keyword(word) != Kw::kOther) return std::nullopt;
       continue;
     }
     if (k == 2) {
