@@ -278,6 +278,11 @@ std::string value_of(const std::string& output, const std::string& key) {
   return "<missing " + key + ">";
 }
 
+RunResult run_client(const std::string& script, const std::string& args, std::chrono::seconds timeout) {
+  return run("/usr/bin/python3 -B " + shell_quote(source_dir() + "/tests/integration/clients/" + script) + " " + args,
+             timeout);
+}
+
 std::string make_temp_dir(const std::string& prefix) {
   std::string root = "/tmp";
   if (const char* env = std::getenv("BATON_TMP_ROOT"); env != nullptr && *env != '\0') root = env;

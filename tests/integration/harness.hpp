@@ -25,6 +25,11 @@ struct RunResult {
 // group is killed and exit_code is -1.
 RunResult run(const std::string& shell_command, std::chrono::seconds timeout = std::chrono::seconds(120));
 
+// Runs tests/integration/clients/SCRIPT with Debian's python3 (-B) and `args` (shell words, quoted
+// by the caller), bounded by `timeout`.
+RunResult run_client(const std::string& script, const std::string& args,
+                     std::chrono::seconds timeout = std::chrono::seconds(120));
+
 // Quotes `s` for a POSIX shell command line.
 std::string shell_quote(const std::string& s);
 

@@ -390,13 +390,10 @@ TEST_CASE("failover: a login the primary refuses while it shuts down (57P03) wai
   BatonProcess baton(conf, {listen_port});
   REQUIRE(wait_ready(admin_port, 30s));
 
-  const RunResult r = baton::test::run(
-      std::string(kPython) + " -B " +
-          baton::test::shell_quote(baton::test::source_dir() + "/tests/integration/clients/node_restart_login.py") +
-          " " + std::to_string(listen_port) + " " + std::to_string(c.port(0)) + " " +
-          baton::test::shell_quote(baton::test::source_dir() + "/tests/fixtures/pg_cluster.sh") + " " +
-          baton::test::shell_quote(c.dir()),
-      120s);
+  const RunResult r = baton::test::run_client(
+      "node_restart_login.py", std::to_string(listen_port) + " " + std::to_string(c.port(0)) + " " +
+                                   shell_quote(baton::test::source_dir() + "/tests/fixtures/pg_cluster.sh") + " " +
+                                   shell_quote(c.dir()));
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "login_refused") == "shutting down");

@@ -19,6 +19,7 @@ using baton::test::PgCluster;
 using baton::test::RunResult;
 using baton::test::free_port;
 using baton::test::run;
+using baton::test::run_client;
 using baton::test::shell_quote;
 using baton::test::value_of;
 
@@ -82,10 +83,6 @@ RunResult psql_via(int port, const std::string& user, const std::string& passwor
   return run("PGPASSWORD=" + shell_quote(password) + " " + kPsql + " " + shell_quote(conninfo(port, user, extra)) +
                  " -XAtq " + args,
              60s);
-}
-
-RunResult python(const std::string& script, const std::string& args, std::chrono::seconds timeout = 120s) {
-  return run(std::string(kPython) + " -B " + shell_quote(clients_dir() + "/" + script) + " " + args, timeout);
 }
 
 // Client backends of `user` on the primary, as the server sees them.
@@ -245,7 +242,7 @@ TEST_CASE("psycopg2: transactions, errors, COPY both ways, 100k-row results", "[
   Setup s;
   s.listen_port = free_port();
   BatonProcess baton(config(c, s), {s.listen_port});
-  RunResult r = python("psycopg_basics.py", std::to_string(s.listen_port), 180s);
+  RunResult r = run_client("psycopg_basics.py", std::to_string(s.listen_port), 180s);
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "after_commit_rollback") == "1:committed");
@@ -270,7 +267,7 @@ TEST_CASE("transaction pooling keeps each client's settings on a shared server c
   const Setup s = one_server_connection();
   BatonProcess baton(config(c, s), {s.listen_port});
   const std::string server_tz = c.query(0, "SHOW TimeZone");
-  RunResult r = python("settings_isolation.py", std::to_string(s.listen_port));
+  RunResult r = run_client("settings_isolation.py", std::to_string(s.listen_port));
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "server_pids") == "1");  // both clients were served by one backend
@@ -290,7 +287,7 @@ TEST_CASE("a pooled server connection whose backend was terminated while idle is
   wait_no_backends(c, "app");
   const Setup s = one_server_connection();  // the next statement gets the dead one unless the check drops it
   BatonProcess baton(config(c, s), {s.listen_port});
-  RunResult r = python("backend_gone.py", std::to_string(s.listen_port) + " " + std::to_string(c.port(0)) + " 5");
+  RunResult r = run_client("backend_gone.py", std::to_string(s.listen_port) + " " + std::to_string(c.port(0)) + " 5");
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "errors") == "0");
@@ -305,7 +302,7 @@ TEST_CASE("an extended-protocol batch that fails before its Sync arrives gets on
   // expected answers to them and dropped the server connection ("unexpected ReadyForQuery").
   const Setup s = one_server_connection();
   BatonProcess baton(config(c, s), {s.listen_port});
-  RunResult r = python("error_midbatch.py", std::to_string(s.listen_port) + " 3");
+  RunResult r = run_client("error_midbatch.py", std::to_string(s.listen_port) + " 3");
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "first_error") == "22012");
@@ -329,7 +326,7 @@ TEST_CASE("LISTEN, advisory locks and temp tables pin the server connection unti
   const std::string args = std::to_string(s.listen_port) + " " + std::to_string(c.port(0));
 
   SECTION("LISTEN") {
-    RunResult r = python("pinning.py", args + " listen");
+    RunResult r = run_client("pinning.py", args + " listen");
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK(value_of(r.output, "pinned_kept_pid") == "True");
@@ -340,7 +337,7 @@ TEST_CASE("LISTEN, advisory locks and temp tables pin the server connection unti
     CHECK(value_of(r.output, "next_user_listening") == "0");
   }
   SECTION("advisory lock") {
-    RunResult r = python("pinning.py", args + " advisory");
+    RunResult r = run_client("pinning.py", args + " advisory");
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK(value_of(r.output, "pinned_kept_pid") == "True");
@@ -352,7 +349,7 @@ TEST_CASE("LISTEN, advisory locks and temp tables pin the server connection unti
     CHECK(value_of(r.output, "server_advisory_after") == "0");
   }
   SECTION("temp table") {
-    RunResult r = python("pinning.py", args + " temp");
+    RunResult r = run_client("pinning.py", args + " temp");
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK(value_of(r.output, "pinned_kept_pid") == "True");
@@ -381,7 +378,7 @@ TEST_CASE("session pooling: one backend per client, reset when it leaves", "[pro
     s.pool_size = 1;
   }
   BatonProcess baton(config(c, s), {s.listen_port});
-  RunResult r = python("session_mode.py", std::to_string(s.listen_port) + " app app-secret");
+  RunResult r = run_client("session_mode.py", std::to_string(s.listen_port) + " app app-secret");
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "first_pids") == "1");
@@ -406,7 +403,7 @@ TEST_CASE("an active client waits hot for its next request; after a second or tw
   s.listen_port = free_port();
   s.admin_port = free_port();
   BatonProcess baton(config(c, s), {s.listen_port});
-  RunResult r = python("hot_wait.py", std::to_string(s.listen_port) + " " + std::to_string(s.admin_port), 60s);
+  RunResult r = run_client("hot_wait.py", std::to_string(s.listen_port) + " " + std::to_string(s.admin_port), 60s);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // Logged in and left alone: parked. Answered: hot. Quiet for 3.5 s (the maintenance tick is 1 s;
@@ -429,7 +426,7 @@ TEST_CASE("a cancel request through baton stops the query with 57014 and the ses
   Setup s;
   s.listen_port = free_port();
   BatonProcess baton(config(c, s), {s.listen_port});
-  RunResult r = python("cancel.py", std::to_string(s.listen_port));
+  RunResult r = run_client("cancel.py", std::to_string(s.listen_port));
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(value_of(r.output, "sqlstate") == "57014");
@@ -597,7 +594,7 @@ TEST_CASE("bad input is refused with the right SQLSTATE while other sessions kee
              "  [[clusters.nodes]]\n  name = \"gone\"\n  host = \"127.0.0.1\"\n  port = " +
              std::to_string(closed_port) + "\n";
     BatonProcess baton(config(c, s), {s.listen_port, dead_listener});
-    RunResult r = python("bad_input.py", "many " + std::to_string(s.listen_port) + " " + std::to_string(dead_listener),
+    RunResult r = run_client("bad_input.py", "many " + std::to_string(s.listen_port) + " " + std::to_string(dead_listener),
                          120s);
     INFO(r.output);
     CHECK(r.exit_code == 0);
@@ -635,7 +632,7 @@ TEST_CASE("bad input is refused with the right SQLSTATE while other sessions kee
   SECTION("max_client_conn 2: the third client gets 53300") {
     s.max_client_conn = 2;
     BatonProcess baton(config(c, s), {s.listen_port});
-    RunResult r = python("bad_input.py", "toomany " + std::to_string(s.listen_port), 60s);
+    RunResult r = run_client("bad_input.py", "toomany " + std::to_string(s.listen_port), 60s);
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK(value_of(r.output, "second_login") == "ok");
