@@ -2,7 +2,9 @@
 // safety, pin and hint; then the exact SessionSet values for every SET/RESET form.
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -754,4 +756,59 @@ TEST_CASE("classifier: plain_statement's shortcut answers as the full walk does"
     shortcut += agree(sql, Dialect::kPostgres) + agree(sql, Dialect::kMysql);
   }
   CHECK(shortcut >= 20);  // the tables do exercise it
+}
+
+TEST_CASE("classifier: plain_statement on random texts gives the full walk's answer wherever it answers", "[classifier]") {
+  // Pieces put together at random (mostly plain ones, now and then a keyword, a call, a quote, a
+  // comment, a second statement or a byte no statement has), with blanks of every kind, up to a few
+  // hundred bytes. Wherever the shortcut answers, the full walk must give that answer.
+  using baton::routing::plain_statement;
+  static const std::vector<std::string> kHeads = {"SELECT ", "select\t", "UPDATE t SET a = ", "DELETE FROM t WHERE ",
+                                                  "INSERT INTO t VALUES ", "  SELECT\n", "INSERT t ", "BEGIN", "END "};
+  static const std::vector<std::string> kPieces = {
+      "abalance", "pgbench_accounts", "a", "x1", "_z", "for", "FOR", "into", "lock", "temp", "pg_temp", "update",
+      "in", "no", "key", "share", "global", "from", "where", "e", "1", "42", "1.5e3", "2E", "1x", "0x1F", "1_0",
+      "f", "pg_advisory_lock", "get_lock", "GET_LOCK", "nextval", "(", ")", ",", ".", "=", "<", ">", "*", "+",
+      "-", "--", ";", "'", "\"", "/", ":", "$1", "@", "#", "`", "\x01", "\xc3\xa9", "\v"};
+  static const std::vector<std::string> kCommon = {"abalance", "pgbench_accounts", "a", "x1", "1", "42", "1.5e3", "=",
+                                                   ",", ".", "+", "-", "*", "<", ")", "(", "f"};
+  static const std::vector<std::string> kBlanks = {" ", " ", " ", "", "\t", "\n", "\r\n", "   "};
+  std::mt19937 rng(20261129);
+  auto pick = [&rng](const std::vector<std::string>& from) {
+    return from[std::uniform_int_distribution<std::size_t>(0, from.size() - 1)(rng)];
+  };
+  int answered = 0;
+  int declined = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string sql = pick(kHeads);
+    // Mostly plain pieces (words, numbers, blanks), now and then anything, up to ~400 bytes.
+    const int pieces = std::uniform_int_distribution<int>(0, i % 10 == 0 ? 120 : 24)(rng);
+    for (int k = 0; k < pieces; ++k) {
+      const bool rare = std::uniform_int_distribution<int>(0, 40)(rng) == 0;
+      sql += rare ? pick(kPieces) : pick(kCommon);
+      sql += pick(kBlanks);
+    }
+    if (std::uniform_int_distribution<int>(0, 4)(rng) == 0) sql += ";";
+    INFO("sql: " << sql);
+    for (const Dialect dialect : {Dialect::kPostgres, Dialect::kMysql}) {
+      const std::optional<StatementClass> shortcut = plain_statement(sql, dialect);
+      if (!shortcut) {
+        ++declined;
+        continue;
+      }
+      ++answered;
+      ClassifierOptions full;
+      full.dialect = dialect;
+      full.fast_paths = false;
+      const Classification c = classify(sql, full);
+      REQUIRE(c.cls == *shortcut);
+      REQUIRE(c.read_only == (*shortcut == R));
+      REQUIRE(c.pin == N);
+      REQUIRE(c.sets.empty());
+      REQUIRE(c.statements == 1);
+    }
+  }
+  // Both answers happen often (the pieces are chosen so): the comparison above is not vacuous.
+  CHECK(answered > 2000);
+  CHECK(declined > 2000);
 }
