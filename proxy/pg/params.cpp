@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
+#include <mutex>
+#include <unordered_map>
 
 namespace baton::proxy::pg {
 
@@ -20,7 +23,13 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::uint64_t new_params_stamp() {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 std::size_t ParamSet::set(std::string_view name, std::string_view value) {
+  stamp_ = new_params_stamp();
   for (std::size_t i = 0; i < items_.size(); ++i) {
     if (iequals(items_[i].first, name)) {
       items_[i].second.assign(value);
@@ -32,6 +41,7 @@ std::size_t ParamSet::set(std::string_view name, std::string_view value) {
 }
 
 void ParamSet::erase(std::string_view name) {
+  stamp_ = new_params_stamp();
   std::erase_if(items_, [&](const auto& item) { return iequals(item.first, name); });
 }
 
@@ -110,11 +120,80 @@ void append_statement(std::string& sql, std::string_view stmt) {
   if (!sql.empty()) sql.append("; ");
   sql.append(stmt);
 }
+
+// The table behind state_id(): a state's key (its values, length-prefixed) -> a number. Used only
+// when a state changed (a login, a SET, a ParameterStatus), so one lock for every worker will do.
+class StateTable {
+ public:
+  static constexpr std::size_t kMaxStates = 4096;  // then it starts over: SETs of ever new values stay bounded
+
+  std::uint64_t id_of(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (ids_.size() >= kMaxStates) {
+      ids_.clear();
+      epoch_.fetch_add(1, std::memory_order_relaxed);
+    }
+    const auto [it, added] = ids_.try_emplace(key, static_cast<std::uint32_t>(ids_.size() + 1));
+    return (std::uint64_t{epoch_.load(std::memory_order_relaxed)} << 32) | it->second;
+  }
+  // Whether `id` comes from the table as it is now (not from before a start-over).
+  bool current(std::uint64_t id) const { return (id >> 32) == epoch_.load(std::memory_order_relaxed); }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::uint32_t> ids_;
+  std::atomic<std::uint32_t> epoch_{1};
+};
+
+StateTable& state_table() {
+  static StateTable table;
+  return table;
+}
+
+void append_sized(std::string& key, std::string_view text) {
+  const auto n = static_cast<std::uint32_t>(text.size());
+  key.append(reinterpret_cast<const char*>(&n), sizeof n);
+  key.append(text);
+}
+
+template <typename Reported>
+std::uint64_t cached_state_id(StateId& cache, const Reported& reported, const ParamSet& other,
+                              const std::string* (*slot_value)(const Reported&, std::size_t)) {
+  StateTable& table = state_table();
+  if (cache.reported_stamp == reported.stamp() && cache.other_stamp == other.stamp() && table.current(cache.id)) {
+    return cache.id;
+  }
+  std::string key;
+  for (std::size_t slot = 0; slot < kTrackedReported; ++slot) {
+    const std::string* value = slot_value(reported, slot);
+    key.push_back(value != nullptr ? 'v' : '-');
+    if (value != nullptr) append_sized(key, *value);
+  }
+  for (const auto& [name, value] : other.items()) {
+    append_sized(key, name);
+    append_sized(key, value);
+  }
+  cache.id = table.id_of(key);
+  cache.reported_stamp = reported.stamp();
+  cache.other_stamp = other.stamp();
+  return cache.id;
+}
 }  // namespace
+
+std::uint64_t state_id(const ClientParams& client) {
+  return cached_state_id<TrackedParams>(client.id, client.reported, client.other,
+                                        [](const TrackedParams& r, std::size_t slot) { return r.get(slot); });
+}
+
+std::uint64_t state_id(const SessionParams& server) {
+  return cached_state_id<ReportedParams>(server.id, server.reported, server.other,
+                                         [](const ReportedParams& r, std::size_t slot) { return r.tracked(slot); });
+}
 
 std::string sync_sql(const ClientParams& client, const SessionParams& server) {
   std::string sql;
   // The common case in transaction pooling: the connection already has the client's state.
+  if (state_id(client) == state_id(server)) return sql;
   if (client.other == server.other && client.reported.agree_in(server.reported)) return sql;
   for (std::size_t i = 0; i < kTrackedReported; ++i) {
     const std::string* want = client.reported.get(i);

@@ -11,6 +11,10 @@
 
 namespace baton::proxy::pg {
 
+// A number no parameter state has had before (process-wide): each change of a ParamSet or
+// TrackedParams takes one, and a copy keeps it, so two equal stamps mean equal contents.
+std::uint64_t new_params_stamp();
+
 // A small ordered map of parameter name -> value. Names compare case-insensitively and are kept
 // as first given (PostgreSQL reports "DateStyle", a SET may say "datestyle").
 class ParamSet {
@@ -18,13 +22,19 @@ class ParamSet {
   // Returns the entry's index (entries keep their place: nothing is inserted before them).
   std::size_t set(std::string_view name, std::string_view value);
   void erase(std::string_view name);
-  void clear() { items_.clear(); }
+  void clear() {
+    items_.clear();
+    stamp_ = new_params_stamp();
+  }
   const std::string* get(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
-  bool operator==(const ParamSet&) const = default;
+  bool operator==(const ParamSet& other) const { return items_ == other.items_; }
+  // Changes whenever the contents may have (0: never changed, so empty).
+  std::uint64_t stamp() const { return stamp_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> items_;
+  std::uint64_t stamp_ = 0;
 };
 
 bool iequals(std::string_view a, std::string_view b);
@@ -50,6 +60,7 @@ class ReportedParams {
     return at_[slot] == kAbsent ? nullptr : &all_.items()[at_[slot]].second;
   }
   const std::vector<std::pair<std::string, std::string>>& items() const { return all_.items(); }
+  std::uint64_t stamp() const { return all_.stamp(); }
 
  private:
   static constexpr std::uint8_t kAbsent = 0xff;
@@ -69,15 +80,26 @@ class TrackedParams {
   void set(std::size_t slot, std::string_view value) {
     values_[slot].assign(value);
     present_ = static_cast<std::uint8_t>(present_ | (1u << slot));
+    stamp_ = new_params_stamp();
   }
   const std::string* get(std::size_t slot) const { return has(slot) ? &values_[slot] : nullptr; }
   bool has(std::size_t slot) const { return ((present_ >> slot) & 1u) != 0; }
   // Every value set here is set to the same value in `server`.
   bool agree_in(const ReportedParams& server) const;
+  std::uint64_t stamp() const { return stamp_; }
 
  private:
   std::array<std::string, kTrackedReported> values_;
+  std::uint64_t stamp_ = 0;
   std::uint8_t present_ = 0;  // a bit per slot
+};
+
+// A parameter state's interned number (see state_id()), with the stamps of the parts it was
+// computed from: it is computed again only after either part changed.
+struct StateId {
+  std::uint64_t id = 0;
+  std::uint64_t reported_stamp = ~std::uint64_t{0};  // no part has this stamp: computed at first use
+  std::uint64_t other_stamp = ~std::uint64_t{0};
 };
 
 // The state a server connection has: reported parameters by value (as the server reported them)
@@ -85,6 +107,7 @@ class TrackedParams {
 struct SessionParams {
   ReportedParams reported;
   ParamSet other;
+  mutable StateId id;
 };
 
 // The state a client's server connections must have: its tracked reported parameters, and its
@@ -92,10 +115,20 @@ struct SessionParams {
 struct ClientParams {
   TrackedParams reported;
   ParamSet other;
+  mutable StateId id;
 };
 
+// A number per distinct state: the tracked reported values (which slots, which values) and the
+// other SETs (in order). A client and a server connection with equal numbers agree; unequal
+// numbers say nothing (the server may report a slot the client leaves alone). Numbers come from
+// one process-wide table, which starts over (with numbers never given before) once it holds a few
+// thousand states.
+std::uint64_t state_id(const ClientParams& client);
+std::uint64_t state_id(const SessionParams& server);
+
 // One SQL string (";"-separated SET/RESET statements) that turns `server` into `client`; empty when
-// they already agree. Reported parameters the client does not mention are left alone.
+// they already agree. Reported parameters the client does not mention are left alone. Run at every
+// attachment in transaction pooling: equal state_id()s answer it without comparing values.
 std::string sync_sql(const ClientParams& client, const SessionParams& server);
 
 // A string literal for a SET value: 'value' with quotes doubled.

@@ -104,6 +104,85 @@ TEST_CASE("sync_sql: a server reporting more than the client tracks needs nothin
   CHECK(tracked_reported_index("server_version") == -1);
 }
 
+TEST_CASE("state_id: equal states, and only those, share a number; every change is seen", "[session-state]") {
+  // A client and a server connection as pgbench has them: the six tracked values on both sides.
+  auto fill = [](auto& reported) {
+    reported.set("TimeZone", "Etc/UTC");
+    reported.set("DateStyle", "ISO, MDY");
+    reported.set("IntervalStyle", "postgres");
+    reported.set("client_encoding", "UTF8");
+    reported.set("application_name", "pgbench");
+    reported.set("standard_conforming_strings", "on");
+  };
+  ClientParams client;
+  SessionParams server;
+  fill(client.reported);
+  fill(server.reported);
+  server.reported.set("server_version", "15.0");  // untracked: not part of the state
+  const std::uint64_t agreed = state_id(client);
+  CHECK(agreed != 0);
+  CHECK(state_id(server) == agreed);
+  CHECK(sync_sql(client, server).empty());
+
+  // Each way of changing either side changes its number; going back gives the first number again.
+  server.reported.set("TimeZone", "Asia/Tokyo");
+  CHECK(state_id(server) != agreed);
+  CHECK(sync_sql(client, server) == "SET TimeZone TO 'Etc/UTC'");
+  server.reported.set("TimeZone", "Etc/UTC");
+  CHECK(state_id(server) == agreed);
+  client.reported.set("application_name", "other");
+  CHECK(state_id(client) != agreed);
+  CHECK(sync_sql(client, server) == "SET application_name TO 'other'");
+  client.reported.set(std::size_t{4}, "pgbench");
+  CHECK(state_id(client) == agreed);
+  client.other.set("search_path", "app");
+  CHECK(state_id(client) != state_id(server));
+  CHECK(sync_sql(client, server) == "SET search_path TO app");
+  server.other = client.other;  // as after a successful alignment: a copy
+  CHECK(state_id(server) == state_id(client));
+  CHECK(sync_sql(client, server).empty());
+  server.other.erase("SEARCH_PATH");
+  CHECK(state_id(server) != state_id(client));
+  CHECK(sync_sql(client, server) == "SET search_path TO app");
+  server.other.set("search_path", "app");
+  CHECK(state_id(server) == state_id(client));
+  client.other.clear();
+  CHECK(sync_sql(client, server) == "RESET search_path");
+  server.other.clear();
+  CHECK(state_id(server) == agreed);
+  CHECK(state_id(client) == agreed);
+
+  // Order of other SETs is part of the state (sync_sql compares them in order); unequal numbers
+  // then still end in an empty sync_sql when the values agree.
+  ClientParams ab;
+  SessionParams ba;
+  ab.other.set("a", "1");
+  ab.other.set("b", "2");
+  ba.other.set("b", "2");
+  ba.other.set("a", "1");
+  CHECK(state_id(ab) != state_id(ba));
+  // A client that leaves a slot alone agrees with a server that has it, though the numbers differ.
+  ClientParams fewer;
+  fewer.reported.set("TimeZone", "Etc/UTC");
+  CHECK(state_id(fewer) != state_id(server));
+  CHECK(sync_sql(fewer, server).empty());
+
+  // The table starts over after a few thousand states: numbers from before are computed anew, and
+  // equal states again share one.
+  ClientParams churn;
+  for (int i = 0; i < 5000; ++i) {
+    churn.reported.set("application_name", "app-" + std::to_string(i));
+    CHECK(state_id(churn) != agreed);
+  }
+  const std::uint64_t again = state_id(client);
+  CHECK(again != agreed);  // a number of the new table
+  CHECK(state_id(server) == again);
+  CHECK(sync_sql(client, server).empty());
+  server.reported.set("DateStyle", "German");
+  CHECK(state_id(server) != again);
+  CHECK(sync_sql(client, server) == "SET DateStyle TO 'ISO, MDY'");
+}
+
 TEST_CASE("the reported parameters baton carries between server connections", "[session-state]") {
   for (const char* name : {"client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "application_name",
                            "standard_conforming_strings", "timezone", "DATESTYLE", "Application_Name"}) {
