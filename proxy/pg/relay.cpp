@@ -1024,11 +1024,16 @@ bool Session::process_server_bytes() {
         if (front_is(Expect::Kind::kDescribe)) expects_.pop_front();
         break;
       case be::kCommandComplete: {
-        auto r = be::decode_command_complete(whole.subspan(5));
-        if (auto* ok = std::get_if<protocol::Decoded<be::CommandComplete>>(&r)) {
-          std::string_view tag = ok->value.tag;
-          if (tag == "COMMIT") commit_seen_ = true;
-          if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") server_->prepared.clear();
+        // Only COMMIT, DISCARD ALL and DEALLOCATE ALL matter here: tags starting otherwise (SELECT 1,
+        // UPDATE 1, ...) are not decoded.
+        const std::uint8_t first = whole.size() > 5 ? whole[5] : 0;
+        if (first == 'C' || first == 'D') {
+          auto r = be::decode_command_complete(whole.subspan(5));
+          if (auto* ok = std::get_if<protocol::Decoded<be::CommandComplete>>(&r)) {
+            std::string_view tag = ok->value.tag;
+            if (tag == "COMMIT") commit_seen_ = true;
+            if (tag == "DISCARD ALL" || tag == "DEALLOCATE ALL") server_->prepared.clear();
+          }
         }
         if (front_is(Expect::Kind::kExecute)) {
           if (expects_.front().sets) {
