@@ -12,6 +12,10 @@
 #include "proxy/log/log.hpp"
 #include "proxy/pg/io.hpp"
 
+namespace baton::proxy {
+template class Pool<pg::ServerConn>;  // the one instantiation (server_conn.hpp, pool.hpp)
+}  // namespace baton::proxy
+
 namespace baton::proxy::pg {
 
 namespace pgp = protocol::pg;

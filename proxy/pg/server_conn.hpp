@@ -58,6 +58,11 @@ struct ServerConn {
 };
 
 using ServerPool = Pool<ServerConn>;
+}  // namespace baton::proxy::pg
+namespace baton::proxy {
+extern template class Pool<pg::ServerConn>;  // instantiated in server_conn.cpp (see pool.hpp)
+}  // namespace baton::proxy
+namespace baton::proxy::pg {
 
 // Connects (bounded by connect_timeout), negotiates TLS as configured, logs in with whatever the
 // server asks (SCRAM-SHA-256, MD5, cleartext, trust) and reads up to ReadyForQuery.

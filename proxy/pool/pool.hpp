@@ -104,17 +104,7 @@ class Pool {
   bool reserve_login() { return logins_ < settings_.max_logins && shared_->try_reserve(); }
 
   // Opens a connection in a slot reserve_login() took; a failed login frees the slot.
-  awaitable<Opened> open_reserved() {
-    ++logins_;
-    Opened r = co_await factory_();
-    --logins_;
-    if (!r.conn) shared_->unreserve();
-    // A login slot is free again: a client that waited for it (not for a connection) may now log in.
-    if (!r.conn || shared_->total.load(std::memory_order_acquire) < shared_->max_size.load(std::memory_order_relaxed)) {
-      wake_one();
-    }
-    co_return r;
-  }
+  awaitable<Opened> open_reserved();
 
   // A client waiting for a connection. Its coroutine is resumed (posted) by release() with a
   // connection, by wake_one() to try again (a slot or a login came free), or by the pool's timer at
@@ -371,10 +361,7 @@ class Pool {
     return nullptr;
   }
 
-  awaitable<void> warm_one() {
-    Opened r = co_await open_reserved();
-    if (r.conn) release(std::move(r.conn));
-  }
+  awaitable<void> warm_one();
 
   void wake_one() {
     if (waiters_.empty()) return;
@@ -398,5 +385,28 @@ class Pool {
   int logins_ = 0;
   int active_ = 0;
 };
+
+// The pool's coroutines are defined out of the class (not inline): a pool type used in many files
+// is instantiated once, in one file (`extern template` where the type is named, an explicit
+// instantiation in that file). GCC names a coroutine frame's temporaries differently in each file
+// that instantiates it, which link-time optimization reports as an ODR violation (GCC bug 101118).
+template <typename Conn>
+awaitable<typename Pool<Conn>::Opened> Pool<Conn>::open_reserved() {
+  ++logins_;
+  Opened r = co_await factory_();
+  --logins_;
+  if (!r.conn) shared_->unreserve();
+  // A login slot is free again: a client that waited for it (not for a connection) may now log in.
+  if (!r.conn || shared_->total.load(std::memory_order_acquire) < shared_->max_size.load(std::memory_order_relaxed)) {
+    wake_one();
+  }
+  co_return r;
+}
+
+template <typename Conn>
+awaitable<void> Pool<Conn>::warm_one() {
+  Opened r = co_await open_reserved();
+  if (r.conn) release(std::move(r.conn));
+}
 
 }  // namespace baton::proxy
