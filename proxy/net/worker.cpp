@@ -1,7 +1,13 @@
 // A worker thread: accepting clients on SO_REUSEPORT listeners, spawning sessions, keeping its pools.
 #include "proxy/net/worker.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <boost/asio/socket_base.hpp>
+
+#include <cerrno>
+#include <system_error>
 
 #include "protocol/common/crypto.hpp"
 #include "proxy/app.hpp"
@@ -36,9 +42,15 @@ std::size_t node_index(const ClusterConfig& cluster, const std::string& name) {
 
 Worker::Worker(App& app, int index) : app_(app), index_(index), clusters_(app.config().clusters.size()) {
   for (std::size_t i = 0; i < clusters_.size(); ++i) clusters_[i].topology = app.topology(i);
+  inbox_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (inbox_fd_ < 0) throw std::system_error(errno, std::system_category(), "worker: eventfd");
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+  inbox_wait_.reset();
+  ::close(inbox_fd_);
+}
 
 const Config& Worker::config() const { return app_.config(); }
 
@@ -66,13 +78,48 @@ void Worker::start() {
   for (Listener& l : listeners_) asio::co_spawn(io_, accept_loop(l), asio::detached);
   maintain_timer_ = std::make_unique<asio::steady_timer>(io_);
   asio::co_spawn(io_, maintain_loop(), asio::detached);
+  const int wait_fd = ::dup(inbox_fd_);
+  if (wait_fd < 0) throw std::system_error(errno, std::system_category(), "worker: dup");
+  inbox_wait_ = std::make_unique<asio::posix::stream_descriptor>(io_, wait_fd);
+  asio::co_spawn(io_, inbox_loop(), asio::detached);
   thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
     io_.run();
   });
 }
 
-void Worker::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+void Worker::post(std::function<void()> fn) {
+  bool wake = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    wake = inbox_.empty();
+    inbox_.push_back(std::move(fn));
+  }
+  // Only the first function of a batch writes: the worker reads the eventfd before it takes the
+  // queue (inbox_loop), so a function queued after that read finds the queue empty and writes.
+  if (wake) {
+    const std::uint64_t one = 1;
+    while (::write(inbox_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+awaitable<void> Worker::inbox_loop() {
+  std::vector<std::function<void()>> batch;
+  for (;;) {
+    auto [ec] = co_await inbox_wait_->async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+    if (ec) co_return;  // the worker is going away
+    std::uint64_t count = 0;
+    while (::read(inbox_fd_, &count, sizeof count) < 0 && errno == EINTR) {
+    }
+    {
+      std::lock_guard lock(inbox_mutex_);
+      batch.swap(inbox_);
+    }
+    for (std::function<void()>& fn : batch) fn();
+    batch.clear();
+  }
+}
 
 void Worker::stop_accepting() {
   post([this] {
@@ -85,7 +132,7 @@ void Worker::stop_accepting() {
 
 void Worker::stop() {
   if (!thread_.joinable()) return;
-  io_.stop();
+  post([this] { io_.stop(); });  // (the io_context is not to be touched from this thread)
   thread_.join();
 }
 

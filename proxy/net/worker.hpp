@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <memory>
 #include <string>
@@ -59,6 +60,7 @@ class Worker {
   // its literals and is classified afresh.
   routing::Classification classify(std::size_t cluster, std::string_view sql, bool repeats);
   void stop();            // stops the io_context and joins
+  // Runs `fn` on this worker's thread, later (any thread may call it; the only way in from others).
   void post(std::function<void()> fn);
 
   int index() const { return index_; }
@@ -137,15 +139,25 @@ class Worker {
 
   awaitable<void> accept_loop(Listener& l);
   awaitable<void> maintain_loop();
+  awaitable<void> inbox_loop();
   void publish_server_counts();
   PoolSettings pool_settings(const UserConfig* user) const;
 
   App& app_;
   metrics::WorkerMetrics* metrics_ = nullptr;
   int index_;
-  // One thread runs it and every socket of this worker is used on that thread only (other threads
-  // post functions to it): no locking inside the reactor's socket operations.
-  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  // One thread runs it, and nothing else touches it: other threads hand this worker functions
+  // through post()'s inbox, never through the io_context. So it takes no locks at all (scheduler,
+  // timers, reactor): per transaction, each of the two handlers it runs took and released its mutex
+  // twice. Asio's resolver needs a locking io_context: server connections resolve host names on a
+  // thread of their own (connect_tcp in pg/server_conn.cpp).
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
+  // post(): functions queued by other threads, and an eventfd the worker's reactor waits on,
+  // written when the queue was empty.
+  std::mutex inbox_mutex_;
+  std::vector<std::function<void()>> inbox_;
+  int inbox_fd_ = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> inbox_wait_;  // (a dup of inbox_fd_)
   std::thread thread_;
   std::vector<Listener> listeners_;
   std::unordered_map<std::string, PoolEntry> pools_;

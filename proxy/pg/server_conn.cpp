@@ -1,6 +1,15 @@
 // Opening PostgreSQL server connections: connect, TLS, login in whatever way the server asks; internal queries; cancel.
 #include "proxy/pg/server_conn.hpp"
 
+#include <netdb.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
@@ -56,14 +65,85 @@ void reclassify_node_unavailable(ServerError& e, const ServerTarget& t) {
   e.from_server = false;
 }
 
-// Connects a TCP socket to host:port within `timeout`.
+// A host name's addresses (getaddrinfo) without blocking the worker: a worker's io_context takes
+// no locks (net/worker.hpp), so Asio's resolver, which completes from a thread of its own, cannot
+// be used on it. getaddrinfo runs on a new thread; an eventfd that the worker's reactor waits on
+// says it is done. Gives up at `deadline` (the thread then finishes alone).
+awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve_host(asio::any_io_executor ex, std::string host,
+                                                                          std::uint16_t port,
+                                                                          asio::steady_timer& deadline) {
+  struct Lookup {
+    int fd = -1;
+    std::mutex mutex;
+    int rc = 0;
+    std::vector<tcp::endpoint> endpoints;
+    ~Lookup() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  auto lookup = std::make_shared<Lookup>();
+  lookup->fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  const int wait_fd = lookup->fd < 0 ? -1 : ::dup(lookup->fd);
+  if (wait_fd < 0) co_return std::pair{error_code(errno, boost::system::system_category()), std::vector<tcp::endpoint>{}};
+  asio::posix::stream_descriptor done(ex, wait_fd);
+  std::thread([lookup, host = std::move(host), port] {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+    {
+      std::lock_guard lock(lookup->mutex);
+      lookup->rc = rc;
+      for (const addrinfo* a = found; rc == 0 && a != nullptr; a = a->ai_next) {
+        tcp::endpoint ep;
+        if (a->ai_addrlen > ep.capacity()) continue;
+        std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
+        ep.resize(a->ai_addrlen);
+        lookup->endpoints.push_back(ep);
+      }
+    }
+    if (found != nullptr) ::freeaddrinfo(found);
+    const std::uint64_t one = 1;
+    while (::write(lookup->fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }).detach();
+  auto which = co_await (done.async_wait(asio::posix::descriptor_base::wait_read, use_tuple) ||
+                         deadline.async_wait(use_tuple));
+  if (which.index() == 1) co_return std::pair{error_code(asio::error::timed_out), std::vector<tcp::endpoint>{}};
+  std::lock_guard lock(lookup->mutex);
+  switch (lookup->rc) {
+    case 0:
+      if (lookup->endpoints.empty()) break;
+      co_return std::pair{error_code{}, std::move(lookup->endpoints)};
+    case EAI_AGAIN:
+      co_return std::pair{error_code(asio::error::host_not_found_try_again), std::vector<tcp::endpoint>{}};
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+      break;
+    default:
+      co_return std::pair{error_code(asio::error::no_recovery), std::vector<tcp::endpoint>{}};
+  }
+  co_return std::pair{error_code(asio::error::host_not_found), std::vector<tcp::endpoint>{}};
+}
+
+// Connects a TCP socket to host:port within `timeout` (name lookup included).
 awaitable<std::pair<error_code, tcp::socket>> connect_tcp(asio::any_io_executor ex, const std::string& host,
                                                            std::uint16_t port, std::chrono::milliseconds timeout) {
   tcp::socket socket(ex);
-  tcp::resolver resolver(ex);
-  auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), use_tuple);
-  if (rec) co_return std::pair{rec, std::move(socket)};
   asio::steady_timer timer(ex, timeout);
+  std::vector<tcp::endpoint> endpoints;
+  error_code literal_ec;
+  const asio::ip::address literal = asio::ip::make_address(host, literal_ec);
+  if (!literal_ec) {
+    endpoints.emplace_back(literal, port);
+  } else {
+    auto [rec, found] = co_await resolve_host(ex, host, port, timer);
+    if (rec) co_return std::pair{rec, std::move(socket)};
+    endpoints = std::move(found);
+  }
   auto result = co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
   if (result.index() == 1) {
     socket.close();

@@ -442,6 +442,33 @@ TEST_CASE("a cancel request through baton stops the query with 57014 and the ses
         "0");
 }
 
+TEST_CASE("nodes named by a host name: queries and cancel requests reach them", "[proxy]") {
+  // "localhost": baton looks the name up on a thread of its own (a worker's io_context cannot use
+  // Asio's resolver); it may give ::1 first, where PostgreSQL does not listen, and then 127.0.0.1.
+  PgCluster& c = PgCluster::shared();
+  Setup s;
+  s.listen_port = free_port();
+  std::string conf = config(c, s);
+  const std::string ip = "host = \"127.0.0.1\"";
+  int named = 0;
+  for (std::size_t at = conf.find(ip); at != std::string::npos; at = conf.find(ip, at)) {
+    conf.replace(at, ip.size(), "host = \"localhost\"");
+    ++named;
+  }
+  REQUIRE(named == c.node_count());
+  BatonProcess baton(conf, {s.listen_port});
+  RunResult values = psql_via(s.listen_port, "app", "app-secret", "-c " + shell_quote("SELECT 6 * 7, current_user"));
+  CHECK(values.exit_code == 0);
+  CHECK(values.output == "42|app\n");
+  // A cancel request goes to the node by its name too.
+  RunResult r = run_client("cancel.py", std::to_string(s.listen_port));
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(value_of(r.output, "sqlstate") == "57014");
+  CHECK(value_of(r.output, "after_cancel") == "42");
+  CHECK_THAT(r.output, Catch::EndsWith("done\n"));
+}
+
 TEST_CASE("TLS between clients and baton (listener tls require)", "[proxy][tls]") {
   PgCluster& c = PgCluster::shared();
   const std::string certs = c.cert_dir();
