@@ -18,11 +18,11 @@ while IFS= read -r line; do breach "routing/ or health/ includes proxy/: $line";
 pure=$(find protocol routing health -name '*.[ch]pp' 2>/dev/null | grep -vE '^health/(probes|actuators)/|^health/monitor' ;
        ls proxy/pg/params.?pp proxy/pg/prepared.?pp proxy/pool/pool_policy.hpp 2>/dev/null)
 for f in $pure; do
-  grep -nE '#include <(boost/asio|thread|fstream|mutex|future)' "$f" | sed "s|^|$f:|" |
-    while IFS= read -r line; do echo "check_layers: pure file does I/O or threads: $line"; done
-  grep -nE '(steady_clock|system_clock|high_resolution_clock)::now\(' "$f" | sed "s|^|$f:|" |
-    while IFS= read -r line; do echo "check_layers: pure file reads a clock: $line"; done
-done | { if grep -q .; then cat; exit 1; fi; } || fail=1
+  while IFS= read -r line; do breach "pure file does I/O or threads: $f:$line"; done < <(
+    grep -nE '#include <(boost/asio|thread|fstream|mutex|future)' "$f")
+  while IFS= read -r line; do breach "pure file reads a clock: $f:$line"; done < <(
+    grep -nE '(steady_clock|system_clock|high_resolution_clock)::now\(' "$f")
+done
 
 while IFS= read -r line; do breach "co_return co_await (write the result to a variable first): $line"; done < <(
   grep -rnE '^[^/]*co_return co_await' proxy protocol health routing 2>/dev/null)

@@ -73,6 +73,8 @@ class Worker {
                           const UserConfig& user);
   void on_pool_signal(const std::string& key);  // another worker freed a slot or has waiters
   pg::StatementRegistry& statements() { return statements_; }
+  // Numbers for the parameter states of this worker's sessions and server connections (sync_sql()).
+  pg::StateTable& param_states() { return param_states_; }
   // The SCRAM verifier a client of `user` must match, derived once per user (PBKDF2 is costly).
   // For an unknown user (null), a verifier no password matches, so the exchange fails the same way.
   const protocol::pg::scram::Verifier& scram_verifier(const UserConfig* user);
@@ -166,6 +168,7 @@ class Worker {
   std::uint64_t hot_round_ = 1;    // maintenance ticks so far: a hot wait begun in an earlier one ends
   std::uint32_t next_session_ = 1;
   pg::StatementRegistry statements_;
+  pg::StateTable param_states_;
   std::unordered_map<const UserConfig*, protocol::pg::scram::Verifier> verifiers_;
   std::unique_ptr<asio::steady_timer> maintain_timer_;
   std::vector<ClusterState> clusters_;

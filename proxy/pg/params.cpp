@@ -5,8 +5,6 @@
 #include <array>
 #include <atomic>
 #include <cctype>
-#include <mutex>
-#include <unordered_map>
 
 namespace baton::proxy::pg {
 
@@ -121,33 +119,10 @@ void append_statement(std::string& sql, std::string_view stmt) {
   sql.append(stmt);
 }
 
-// The table behind state_id(): a state's key (its values, length-prefixed) -> a number. Used only
-// when a state changed (a login, a SET, a ParameterStatus), so one lock for every worker will do.
-class StateTable {
- public:
-  static constexpr std::size_t kMaxStates = 4096;  // then it starts over: SETs of ever new values stay bounded
-
-  std::uint64_t id_of(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    if (ids_.size() >= kMaxStates) {
-      ids_.clear();
-      epoch_.fetch_add(1, std::memory_order_relaxed);
-    }
-    const auto [it, added] = ids_.try_emplace(key, static_cast<std::uint32_t>(ids_.size() + 1));
-    return (std::uint64_t{epoch_.load(std::memory_order_relaxed)} << 32) | it->second;
-  }
-  // Whether `id` comes from the table as it is now (not from before a start-over).
-  bool current(std::uint64_t id) const { return (id >> 32) == epoch_.load(std::memory_order_relaxed); }
-
- private:
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::uint32_t> ids_;
-  std::atomic<std::uint32_t> epoch_{1};
-};
-
-StateTable& state_table() {
-  static StateTable table;
-  return table;
+// Epochs of every StateTable in the process: a table's numbers are never another's.
+std::uint64_t new_table_epoch() {
+  static std::atomic<std::uint32_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 void append_sized(std::string& key, std::string_view text) {
@@ -157,9 +132,8 @@ void append_sized(std::string& key, std::string_view text) {
 }
 
 template <typename Reported>
-std::uint64_t cached_state_id(StateId& cache, const Reported& reported, const ParamSet& other,
+std::uint64_t cached_state_id(StateTable& table, StateId& cache, const Reported& reported, const ParamSet& other,
                               const std::string* (*slot_value)(const Reported&, std::size_t)) {
-  StateTable& table = state_table();
   if (cache.reported_stamp == reported.stamp() && cache.other_stamp == other.stamp() && table.current(cache.id)) {
     return cache.id;
   }
@@ -180,20 +154,31 @@ std::uint64_t cached_state_id(StateId& cache, const Reported& reported, const Pa
 }
 }  // namespace
 
-std::uint64_t state_id(const ClientParams& client) {
-  return cached_state_id<TrackedParams>(client.id, client.reported, client.other,
+StateTable::StateTable() : epoch_(new_table_epoch()) {}
+
+std::uint64_t StateTable::id_of(const std::string& key) {
+  if (ids_.size() >= kMaxStates) {
+    ids_.clear();
+    epoch_ = new_table_epoch();
+  }
+  const auto [it, added] = ids_.try_emplace(key, static_cast<std::uint32_t>(ids_.size() + 1));
+  return (epoch_ << 32) | it->second;
+}
+
+std::uint64_t state_id(const ClientParams& client, StateTable& table) {
+  return cached_state_id<TrackedParams>(table, client.id, client.reported, client.other,
                                         [](const TrackedParams& r, std::size_t slot) { return r.get(slot); });
 }
 
-std::uint64_t state_id(const SessionParams& server) {
-  return cached_state_id<ReportedParams>(server.id, server.reported, server.other,
+std::uint64_t state_id(const SessionParams& server, StateTable& table) {
+  return cached_state_id<ReportedParams>(table, server.id, server.reported, server.other,
                                          [](const ReportedParams& r, std::size_t slot) { return r.tracked(slot); });
 }
 
-std::string sync_sql(const ClientParams& client, const SessionParams& server) {
+std::string sync_sql(const ClientParams& client, const SessionParams& server, StateTable* table) {
   std::string sql;
   // The common case in transaction pooling: the connection already has the client's state.
-  if (state_id(client) == state_id(server)) return sql;
+  if (table != nullptr && state_id(client, *table) == state_id(server, *table)) return sql;
   if (client.other == server.other && client.reported.agree_in(server.reported)) return sql;
   for (std::size_t i = 0; i < kTrackedReported; ++i) {
     const std::string* want = client.reported.get(i);

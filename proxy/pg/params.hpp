@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -119,17 +120,32 @@ struct ClientParams {
 };
 
 // A number per distinct state: the tracked reported values (which slots, which values) and the
-// other SETs (in order). A client and a server connection with equal numbers agree; unequal
-// numbers say nothing (the server may report a slot the client leaves alone). Numbers come from
-// one process-wide table, which starts over (with numbers never given before) once it holds a few
-// thousand states.
-std::uint64_t state_id(const ClientParams& client);
-std::uint64_t state_id(const SessionParams& server);
+// other SETs (in order). A client and a server connection whose numbers come from the same table
+// and are equal agree; unequal numbers say nothing (the server may report a slot the client leaves
+// alone). Each worker has one table for its sessions and server connections (used on its thread
+// only). A table starts over once it holds kMaxStates states; its numbers, before and after, are
+// never given by another table or by itself before (a process-wide counter in the high 32 bits).
+class StateTable {
+ public:
+  static constexpr std::size_t kMaxStates = 4096;  // SETs of ever new values stay bounded
+  StateTable();
+  // The number of the state with this key (see state_id()).
+  std::uint64_t id_of(const std::string& key);
+  // Whether `id` comes from this table as it is now.
+  bool current(std::uint64_t id) const { return (id >> 32) == epoch_; }
+
+ private:
+  std::unordered_map<std::string, std::uint32_t> ids_;
+  std::uint64_t epoch_;
+};
+
+std::uint64_t state_id(const ClientParams& client, StateTable& table);
+std::uint64_t state_id(const SessionParams& server, StateTable& table);
 
 // One SQL string (";"-separated SET/RESET statements) that turns `server` into `client`; empty when
 // they already agree. Reported parameters the client does not mention are left alone. Run at every
-// attachment in transaction pooling: equal state_id()s answer it without comparing values.
-std::string sync_sql(const ClientParams& client, const SessionParams& server);
+// attachment in transaction pooling: with a table, equal state_id()s answer it without comparing values.
+std::string sync_sql(const ClientParams& client, const SessionParams& server, StateTable* table = nullptr);
 
 // A string literal for a SET value: 'value' with quotes doubled.
 std::string quote_literal(std::string_view value);

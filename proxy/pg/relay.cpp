@@ -1381,7 +1381,7 @@ awaitable<Session::End> Session::fail_request(const ServerError& e) {
   co_return End::kContinue;
 }
 
-std::string Session::alignment_sql() const { return sync_sql(wanted_, server_->state); }
+std::string Session::alignment_sql() const { return sync_sql(wanted_, server_->state, &worker_.param_states()); }
 
 awaitable<ServerError> Session::align_server(const std::string& sql) {
   if (sql.empty()) co_return ServerError{};

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -86,7 +87,7 @@ awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve_host(asio::
   const int wait_fd = lookup->fd < 0 ? -1 : ::dup(lookup->fd);
   if (wait_fd < 0) co_return std::pair{error_code(errno, boost::system::system_category()), std::vector<tcp::endpoint>{}};
   asio::posix::stream_descriptor done(ex, wait_fd);
-  std::thread([lookup, host = std::move(host), port] {
+  auto look_up = [lookup, host = std::move(host), port] {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -107,7 +108,14 @@ awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve_host(asio::
     const std::uint64_t one = 1;
     while (::write(lookup->fd, &one, sizeof one) < 0 && errno == EINTR) {
     }
-  }).detach();
+  };
+  error_code started;
+  try {
+    std::thread(std::move(look_up)).detach();
+  } catch (const std::system_error& e) {  // no thread to be had (a process or memory limit)
+    started = error_code(e.code().value(), boost::system::system_category());
+  }
+  if (started) co_return std::pair{started, std::vector<tcp::endpoint>{}};
   auto which = co_await (done.async_wait(asio::posix::descriptor_base::wait_read, use_tuple) ||
                          deadline.async_wait(use_tuple));
   if (which.index() == 1) co_return std::pair{error_code(asio::error::timed_out), std::vector<tcp::endpoint>{}};

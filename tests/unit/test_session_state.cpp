@@ -114,43 +114,44 @@ TEST_CASE("state_id: equal states, and only those, share a number; every change 
     reported.set("application_name", "pgbench");
     reported.set("standard_conforming_strings", "on");
   };
+  StateTable table;
   ClientParams client;
   SessionParams server;
   fill(client.reported);
   fill(server.reported);
   server.reported.set("server_version", "15.0");  // untracked: not part of the state
-  const std::uint64_t agreed = state_id(client);
+  const std::uint64_t agreed = state_id(client, table);
   CHECK(agreed != 0);
-  CHECK(state_id(server) == agreed);
-  CHECK(sync_sql(client, server).empty());
+  CHECK(state_id(server, table) == agreed);
+  CHECK(sync_sql(client, server, &table).empty());
 
   // Each way of changing either side changes its number; going back gives the first number again.
   server.reported.set("TimeZone", "Asia/Tokyo");
-  CHECK(state_id(server) != agreed);
-  CHECK(sync_sql(client, server) == "SET TimeZone TO 'Etc/UTC'");
+  CHECK(state_id(server, table) != agreed);
+  CHECK(sync_sql(client, server, &table) == "SET TimeZone TO 'Etc/UTC'");
   server.reported.set("TimeZone", "Etc/UTC");
-  CHECK(state_id(server) == agreed);
+  CHECK(state_id(server, table) == agreed);
   client.reported.set("application_name", "other");
-  CHECK(state_id(client) != agreed);
-  CHECK(sync_sql(client, server) == "SET application_name TO 'other'");
+  CHECK(state_id(client, table) != agreed);
+  CHECK(sync_sql(client, server, &table) == "SET application_name TO 'other'");
   client.reported.set(std::size_t{4}, "pgbench");
-  CHECK(state_id(client) == agreed);
+  CHECK(state_id(client, table) == agreed);
   client.other.set("search_path", "app");
-  CHECK(state_id(client) != state_id(server));
-  CHECK(sync_sql(client, server) == "SET search_path TO app");
+  CHECK(state_id(client, table) != state_id(server, table));
+  CHECK(sync_sql(client, server, &table) == "SET search_path TO app");
   server.other = client.other;  // as after a successful alignment: a copy
-  CHECK(state_id(server) == state_id(client));
-  CHECK(sync_sql(client, server).empty());
+  CHECK(state_id(server, table) == state_id(client, table));
+  CHECK(sync_sql(client, server, &table).empty());
   server.other.erase("SEARCH_PATH");
-  CHECK(state_id(server) != state_id(client));
-  CHECK(sync_sql(client, server) == "SET search_path TO app");
+  CHECK(state_id(server, table) != state_id(client, table));
+  CHECK(sync_sql(client, server, &table) == "SET search_path TO app");
   server.other.set("search_path", "app");
-  CHECK(state_id(server) == state_id(client));
+  CHECK(state_id(server, table) == state_id(client, table));
   client.other.clear();
-  CHECK(sync_sql(client, server) == "RESET search_path");
+  CHECK(sync_sql(client, server, &table) == "RESET search_path");
   server.other.clear();
-  CHECK(state_id(server) == agreed);
-  CHECK(state_id(client) == agreed);
+  CHECK(state_id(server, table) == agreed);
+  CHECK(state_id(client, table) == agreed);
 
   // Order of other SETs is part of the state (sync_sql compares them in order); unequal numbers
   // then still end in an empty sync_sql when the values agree.
@@ -160,27 +161,35 @@ TEST_CASE("state_id: equal states, and only those, share a number; every change 
   ab.other.set("b", "2");
   ba.other.set("b", "2");
   ba.other.set("a", "1");
-  CHECK(state_id(ab) != state_id(ba));
+  CHECK(state_id(ab, table) != state_id(ba, table));
+  CHECK(sync_sql(ab, ba, &table).empty());
   // A client that leaves a slot alone agrees with a server that has it, though the numbers differ.
   ClientParams fewer;
   fewer.reported.set("TimeZone", "Etc/UTC");
-  CHECK(state_id(fewer) != state_id(server));
-  CHECK(sync_sql(fewer, server).empty());
+  CHECK(state_id(fewer, table) != state_id(server, table));
+  CHECK(sync_sql(fewer, server, &table).empty());
 
-  // The table starts over after a few thousand states: numbers from before are computed anew, and
+  // Another table's numbers are never this one's, even for the same (empty) state.
+  StateTable other_table;
+  ClientParams empty_a;
+  SessionParams empty_b;
+  CHECK(state_id(empty_a, other_table) != state_id(empty_b, table));
+  CHECK(state_id(empty_a, table) == state_id(empty_b, table));
+
+  // The table starts over after kMaxStates states: numbers from before are computed anew, and
   // equal states again share one.
   ClientParams churn;
-  for (int i = 0; i < 5000; ++i) {
+  for (std::size_t i = 0; i <= StateTable::kMaxStates; ++i) {
     churn.reported.set("application_name", "app-" + std::to_string(i));
-    CHECK(state_id(churn) != agreed);
+    CHECK(state_id(churn, table) != agreed);
   }
-  const std::uint64_t again = state_id(client);
+  const std::uint64_t again = state_id(client, table);
   CHECK(again != agreed);  // a number of the new table
-  CHECK(state_id(server) == again);
-  CHECK(sync_sql(client, server).empty());
+  CHECK(state_id(server, table) == again);
+  CHECK(sync_sql(client, server, &table).empty());
   server.reported.set("DateStyle", "German");
-  CHECK(state_id(server) != again);
-  CHECK(sync_sql(client, server) == "SET DateStyle TO 'ISO, MDY'");
+  CHECK(state_id(server, table) != again);
+  CHECK(sync_sql(client, server, &table) == "SET DateStyle TO 'ISO, MDY'");
 }
 
 TEST_CASE("the reported parameters baton carries between server connections", "[session-state]") {
