@@ -1,4 +1,4 @@
-// recv/send/sendmsg for the relay's hot path, as plain system calls.
+// recv/send/sendmsg for the relay's hot path, as plain system calls; and the eventfd signal that wakes a worker.
 //
 // glibc's recv(), send() and sendmsg() are thread cancellation points: in a process with more than
 // one thread each call switches asynchronous cancellation on and off around the system call (two
@@ -11,7 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
+#include <cstdint>
 
 namespace baton::proxy::sys {
 
@@ -24,5 +26,13 @@ inline ssize_t send(int fd, const void* data, std::size_t size, int flags) {
 }
 
 inline ssize_t sendmsg(int fd, const msghdr* message, int flags) { return ::syscall(SYS_sendmsg, fd, message, flags); }
+
+// Adds one to an eventfd's counter, which makes it readable: how another thread wakes a worker's
+// reactor (the worker's inbox, a host-name lookup that finished).
+inline void signal_eventfd(int fd) {
+  const std::uint64_t one = 1;
+  while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
 
 }  // namespace baton::proxy::sys

@@ -12,6 +12,7 @@
 #include "protocol/common/crypto.hpp"
 #include "proxy/app.hpp"
 #include "proxy/log/log.hpp"
+#include "proxy/net/syscalls.hpp"
 #include "proxy/pg/session.hpp"
 #include "proxy/pool/pool_policy.hpp"
 
@@ -97,11 +98,7 @@ void Worker::post(std::function<void()> fn) {
   }
   // Only the first function of a batch writes: the worker reads the eventfd before it takes the
   // queue (inbox_loop), so a function queued after that read finds the queue empty and writes.
-  if (wake) {
-    const std::uint64_t one = 1;
-    while (::write(inbox_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-  }
+  if (wake) sys::signal_eventfd(inbox_fd_);
 }
 
 awaitable<void> Worker::inbox_loop() {

@@ -20,6 +20,7 @@
 #include "protocol/pg/scram.hpp"
 #include "protocol/pg/sqlstate.hpp"
 #include "proxy/log/log.hpp"
+#include "proxy/net/syscalls.hpp"
 #include "proxy/pg/io.hpp"
 
 namespace baton::proxy {
@@ -105,9 +106,7 @@ awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve_host(asio::
       }
     }
     if (found != nullptr) ::freeaddrinfo(found);
-    const std::uint64_t one = 1;
-    while (::write(lookup->fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    sys::signal_eventfd(lookup->fd);
   };
   error_code started;
   try {
