@@ -225,9 +225,62 @@ awaitable<bool> Session::serve() {
       }
     }
     begin_relay();
-    bool done = false;
+    bool done = false;  // the attachment is over (else the pumps go on)
     if (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone) {
-      done = co_await relay_in_turn();
+      // Relaying in turn (see after_answers()), here and not in a coroutine of its own: that would
+      // allocate and free a frame per transaction (about 200 instructions of 4,900).
+      for (;;) {
+        if (!process_client_frames()) {
+          fatal_client_error_ = true;
+          done = true;
+          break;
+        }
+        request_judged_ = false;  // (acquire_server judged the request now forwarded; the pumps judge the next)
+        error_code wec;
+        if (!write_to_server_now(wec)) wec = co_await server_->stream.write(server_gather_);
+        if (!flushed(wec)) {
+          done = true;
+          break;
+        }
+        if (unsynced_ || client_stream_left_ > 0) break;
+        Turn turn = Turn::kNextRequest;
+        while (!expects_.empty()) {
+          // relay_server_answers() without a coroutine of its own. No cancellation slot (binding one
+          // costs each read): nothing cancels this read, since drain() stops only a relay with
+          // nothing in flight, and a closed socket ends it anyway.
+          const std::size_t need = server_read_need();
+          auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need));
+          bool write_rest = false;
+          const bool aborted = take_answers(ec, n, write_rest);
+          if (write_rest) answers_written(co_await client_.write(client_gather_));
+          if (aborted || server_gone_) {
+            turn = Turn::kOver;
+            break;
+          }
+          if (copy_in_ && !expects_.empty()) {
+            turn = Turn::kPumps;
+            break;
+          }
+        }
+        if (turn == Turn::kNextRequest) turn = after_answers();
+        if (turn == Turn::kNextRequest) {
+          // The client's next request in its transaction. (No cancellation slot, as above: drain()
+          // does not stop a relay inside a transaction.)
+          std::size_t need = 1;
+          if (whole_client_message_buffered(need)) continue;
+          auto [ec, n] = co_await client_.read_some(client_in_.prepare(need));
+          if (ec || n == 0) {
+            client_gone_ = true;
+            turn = Turn::kOver;
+          } else {
+            worker_.metrics().on_client_bytes_received(listener_slot_, n);
+            client_in_.commit(n);
+            continue;
+          }
+        }
+        done = turn == Turn::kOver;
+        break;
+      }
       if (done && released_plainly()) {
         // The common end of a transaction-pooled request, without another coroutine.
         finish_server(true);
@@ -321,57 +374,23 @@ bool Session::may_release() const {
 // ---- one direction at a time ---------------------------------------------------------------
 
 // Most transactions in transaction pooling are one round trip, or a few inside BEGIN ... COMMIT:
-// the client sends a request and waits for its answers. For those one coroutine relays in turn
-// (request to the server, answers to the client, the client's next request) at a fraction of the
-// cost of running the two pumps. PostgreSQL itself reads the next request only after answering
-// the last, so a client sees no difference. Returns true when the attachment is over (released,
-// or a side gone), false when what follows needs both directions at once: COPY, messages not yet
-// ended by Sync, a pinned session, or the next request on a standby (judged by the client pump).
-// The pumps then go on from the same state.
-awaitable<bool> Session::relay_in_turn() {
-  for (;;) {
-    if (!process_client_frames()) {
-      fatal_client_error_ = true;
-      co_return true;
-    }
-    request_judged_ = false;  // (acquire_server judged the request now forwarded; the pumps judge the next)
-    error_code wec;
-    if (!write_to_server_now(wec)) wec = co_await server_->stream.write(server_gather_);
-    if (!flushed(wec)) co_return true;
-    if (unsynced_ || client_stream_left_ > 0) co_return false;
-    while (!expects_.empty()) {
-      // relay_server_answers(), without a coroutine of its own. No cancellation slot (binding one
-      // costs each read): nothing cancels this read, since drain() stops only a relay with nothing
-      // in flight, and a closed socket ends it anyway.
-      const std::size_t need = server_read_need();
-      auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need));
-      bool write_rest = false;
-      const bool aborted = take_answers(ec, n, write_rest);
-      if (write_rest) answers_written(co_await client_.write(client_gather_));
-      if (aborted || server_gone_) co_return true;
-      if (copy_in_ && !expects_.empty()) co_return false;
-    }
-    if (client_gone_) co_return true;
-    if (may_release()) {
-      releasing_ = true;
-      co_return true;
-    }
-    if (on_standby_ || tx_ == be::TxStatus::kIdle || pin_ != routing::PinReason::kNone ||
-        server_stream_left_ > 0) {
-      co_return false;
-    }
-    // Inside a transaction: the client's next request (the server has nothing to say meanwhile).
-    // (No cancellation slot, as above: drain() does not stop a relay inside a transaction.)
-    std::size_t need = 1;
-    if (whole_client_message_buffered(need)) continue;
-    auto [ec, n] = co_await client_.read_some(client_in_.prepare(need));
-    if (ec || n == 0) {
-      client_gone_ = true;
-      co_return true;
-    }
-    worker_.metrics().on_client_bytes_received(listener_slot_, n);
-    client_in_.commit(n);
+// the client sends a request and waits for its answers. For those serve() relays in turn (request
+// to the server, answers to the client, the client's next request) at a fraction of the cost of
+// running the two pumps. PostgreSQL itself reads the next request only after answering the last,
+// so a client sees no difference. The turn ends when the attachment is over (released, or a side
+// gone), or when what follows needs both directions at once: COPY, messages not yet ended by
+// Sync, a pinned session, or the next request on a standby (judged by the client pump). The pumps
+// then go on from the same state.
+Session::Turn Session::after_answers() {
+  if (client_gone_) return Turn::kOver;
+  if (may_release()) {
+    releasing_ = true;
+    return Turn::kOver;
   }
+  if (on_standby_ || tx_ == be::TxStatus::kIdle || pin_ != routing::PinReason::kNone || server_stream_left_ > 0) {
+    return Turn::kPumps;
+  }
+  return Turn::kNextRequest;  // inside a transaction: the server has nothing to say meanwhile
 }
 
 bool Session::whole_client_message_buffered(std::size_t& need) const {
@@ -593,12 +612,15 @@ bool Session::process_client_frames() {
           protocol::Writer w(to_server_scratch_);
           fe::encode_query(w, "");
           to_server_scratch(from);
-          expects_.push_back(Expect{.kind = Expect::Kind::kQuery, .action = Expect::Action::kReplace,
-                                    .replace_type = be::kEmptyQueryResponse, .replacement = deallocate_complete()});
+          Expect x{.kind = Expect::Kind::kQuery, .action = Expect::Action::kReplace,
+                   .replace_type = be::kEmptyQueryResponse};
+          x.more().replacement = deallocate_complete();
+          expects_.push_back(std::move(x));
           break;
         }
-        auto sets = note_statement(sql, false);
-        expects_.push_back(Expect{.kind = Expect::Kind::kQuery, .sets = std::move(sets)});
+        Expect x{.kind = Expect::Kind::kQuery};
+        if (auto sets = note_statement(sql, false)) x.more().sets = std::move(sets);
+        expects_.push_back(std::move(x));
         to_server_bytes(whole);
         break;
       }
@@ -621,11 +643,11 @@ bool Session::process_client_frames() {
         if (!protocol::is_ok(e)) return fail(sqlstate::kProtocolViolation, "malformed Execute message");
         Expect x{.kind = Expect::Kind::kExecute};
         if (std::get<protocol::Decoded<fe::Execute>>(e).value.portal.empty()) {
-          x.sets = bound_sets_;
+          if (bound_sets_) x.more().sets = bound_sets_;
           if (bound_deallocate_) {
             x.action = Expect::Action::kReplace;
             x.replace_type = be::kEmptyQueryResponse;
-            x.replacement = deallocate_complete();
+            x.more().replacement = deallocate_complete();
           }
         }
         expects_.push_back(std::move(x));
@@ -770,8 +792,9 @@ void Session::forward_parse(protocol::Bytes body, protocol::Bytes whole) {
   if (statements_.count(name) != 0) {
     fe::encode_parse(w, fe::Parse{"", kFailingQuery, {}});
     to_server_scratch(from);
-    expects_.push_back(Expect{.kind = Expect::Kind::kParse, .action = Expect::Action::kReplace,
-                              .replace_type = be::kErrorResponse, .replacement = duplicate_statement_error(name)});
+    Expect x{.kind = Expect::Kind::kParse, .action = Expect::Action::kReplace, .replace_type = be::kErrorResponse};
+    x.more().replacement = duplicate_statement_error(name);
+    expects_.push_back(std::move(x));
     return;
   }
   StatementPtr def = worker_.statements().intern(p.query, p.param_types);
@@ -780,17 +803,18 @@ void Session::forward_parse(protocol::Bytes body, protocol::Bytes whole) {
     // Already prepared on this server: a no-op Close whose answer the client sees as ParseComplete.
     server_->prepared.touch(def->id);
     fe::encode_close(w, fe::Close{'S', kNoopStatement});
-    expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kReplace,
-                              .replace_type = be::kCloseComplete, .replacement = parse_complete(),
-                              .client_name = std::move(name), .client_statement = def->id});
+    Expect x{.kind = Expect::Kind::kClose, .action = Expect::Action::kReplace, .replace_type = be::kCloseComplete};
+    x.more() = Expect::Rare{.replacement = parse_complete(), .client_name = std::move(name), .client_statement = def->id};
+    expects_.push_back(std::move(x));
   } else {
     if (StatementPtr evicted = server_->prepared.add(def)) {
       fe::encode_close(w, fe::Close{'S', evicted->server_name});
       expects_.push_back(Expect{.kind = Expect::Kind::kClose, .action = Expect::Action::kSwallow});
     }
     fe::encode_parse(w, fe::Parse{def->server_name, def->query, def->param_types});
-    expects_.push_back(Expect{.kind = Expect::Kind::kParse, .forget_on_error = def->id,
-                              .client_name = std::move(name), .client_statement = def->id});
+    Expect x{.kind = Expect::Kind::kParse, .forget_on_error = def->id};
+    x.more() = Expect::Rare{.client_name = std::move(name), .client_statement = def->id};
+    expects_.push_back(std::move(x));
   }
   to_server_scratch(from);
 }
@@ -888,9 +912,9 @@ bool Session::take_deallocate(std::string_view sql) {
 }
 
 void Session::forget_client_statement(const Expect& x) {
-  if (x.client_name.empty()) return;
-  auto it = statements_.find(x.client_name);
-  if (it != statements_.end() && it->second->id == x.client_statement) statements_.erase(it);
+  if (!x.rare || x.rare->client_name.empty()) return;
+  auto it = statements_.find(x.rare->client_name);
+  if (it != statements_.end() && it->second->id == x.rare->client_statement) statements_.erase(it);
 }
 
 // ---- server to client ----------------------------------------------------------------------
@@ -949,8 +973,8 @@ bool Session::process_server_bytes() {
     protocol::Bytes whole = rest.first(std::min(rest.size(), h.total()));
     bool pass = true;
     if (!expects_.empty() && expects_.front().action == Expect::Action::kReplace &&
-        expects_.front().replace_type == h.type) {
-      const Replacement& r = expects_.front().replacement;
+        expects_.front().replace_type == h.type && expects_.front().rare) {
+      const Replacement& r = expects_.front().rare->replacement;
       to_client_.push_back(Piece{r->data(), 0, r->size()});
       to_client_hold_.push_back(r);
       pass = false;
@@ -968,7 +992,8 @@ bool Session::process_server_bytes() {
           log::error("session", "unexpected ReadyForQuery from server \"", server_->target->node_name, "\"");
           return false;
         }
-        auto sets = std::move(expects_.front().sets);
+        Expect::Rare* rare = expects_.front().rare.get();
+        auto sets = rare != nullptr ? std::move(rare->sets) : nullptr;
         expects_.pop_front();
         if (expects_.empty()) {
           const auto now = SteadyClock::now();
@@ -1036,9 +1061,9 @@ bool Session::process_server_bytes() {
           }
         }
         if (front_is(Expect::Kind::kExecute)) {
-          if (expects_.front().sets) {
+          if (const auto* sets = expects_.front().sets()) {
             // Extended-protocol SET: applied with the transaction that ran it, at the next Sync.
-            for (const auto& s : *expects_.front().sets) tx_sets_.push_back(s);
+            for (const auto& s : *sets) tx_sets_.push_back(s);
             commit_seen_ = commit_seen_ || tx_ == be::TxStatus::kIdle;
           }
           expects_.pop_front();

@@ -31,19 +31,31 @@ class Worker;
 namespace baton::proxy::pg {
 
 // What the relay expects back from the server for a message it forwarded, and what to do with it.
+// Every forwarded statement puts one in the queue and takes it out again: what only a few messages
+// need (a replacement, a named Parse, SETs) lives apart, so most entries are 24 bytes with no
+// destructor work.
 struct Expect {
   enum class Kind : std::uint8_t { kParse, kBind, kClose, kDescribe, kExecute, kSync, kQuery, kFunctionCall };
   enum class Action : std::uint8_t { kPass, kSwallow, kReplace };
+  struct Rare {
+    std::shared_ptr<const std::vector<std::uint8_t>> replacement;  // kReplace: the bytes the client sees instead
+    // A named Parse: the client's name and its statement, forgotten if the Parse fails or is skipped.
+    std::string client_name;
+    std::uint64_t client_statement = 0;
+    // Session SET/RESET statements this message runs, applied to the session's state when it succeeds.
+    std::shared_ptr<const std::vector<routing::SessionSet>> sets;
+  };
   Kind kind = Kind::kSync;
   Action action = Action::kPass;
-  char replace_type = 0;  // kReplace: the server message type the client does not see...
-  std::shared_ptr<const std::vector<std::uint8_t>> replacement;  // ...and the bytes it sees instead
+  char replace_type = 0;              // kReplace: the server message type the client does not see
   std::uint64_t forget_on_error = 0;  // a statement id to drop from the server cache if this fails
-  // A named Parse: the client's name and its statement, forgotten if the Parse fails or is skipped.
-  std::string client_name;
-  std::uint64_t client_statement = 0;
-  // Session SET/RESET statements this message runs, applied to the session's state when it succeeds.
-  std::shared_ptr<const std::vector<routing::SessionSet>> sets;
+  std::unique_ptr<Rare> rare;         // null while all of its fields are empty
+
+  Rare& more() {
+    if (!rare) rare = std::make_unique<Rare>();
+    return *rare;
+  }
+  const std::vector<routing::SessionSet>* sets() const { return rare ? rare->sets.get() : nullptr; }
 };
 
 // A piece of a write: a range of an input buffer, or a range of the pump's scratch bytes (which
@@ -108,21 +120,24 @@ class Session {
   // The main loop and the relay (relay.cpp).
   awaitable<bool> serve();  // true: parked (idle, nothing held), the coroutine ends
   // A request's relay on the attached server connection: begin_relay(); in transaction pooling
-  // relay_in_turn() first, and when that ended plainly (released_plainly()) finish_server(true);
-  // else finish_relay(done by relay_in_turn) runs the pumps if needed and ends the attachment.
+  // serve() relays in turn first, and when that ended plainly (released_plainly()) finish_server(true);
+  // else finish_relay(done: the turn ended the attachment) runs the pumps if needed and ends it.
   void begin_relay();
   bool released_plainly() const;
   awaitable<End> finish_relay(bool done);
   awaitable<void> client_pump();
   awaitable<void> server_pump();
-  awaitable<bool> relay_in_turn();         // true: the attachment is over; false: the pumps go on
+  // Relaying in turn, once the server answered all it was sent: the attachment is over (released,
+  // or a side gone), the pumps go on, or the client's next request in its transaction is read.
+  enum class Turn { kOver, kPumps, kNextRequest };
+  Turn after_answers();
   // Forwarding the processed client bytes, without a coroutine when the socket takes them at once:
   //   error_code ec; if (!write_to_server_now(ec)) ec = co_await server_->stream.write(server_gather_);
   //   if (!flushed(ec)) ... the server connection failed.
   bool write_to_server_now(error_code& ec);  // true: nothing left to write (or failed: ec)
   bool flushed(error_code ec);               // consumes what was forwarded; false: the server is gone
   awaitable<bool> relay_server_answers();  // one read of answers, relayed; true: the read was cancelled
-  // Its parts, for relay_in_turn() to run without a coroutine of their own:
+  // Its parts, for serve()'s relay in turn to run without a coroutine of their own:
   //   read server_read_need() bytes or more; take_answers(ec, n, rest) (true: the read was cancelled);
   //   if rest: answers_written(co_await client_.write(client_gather_)).
   std::size_t server_read_need() const;
