@@ -364,9 +364,11 @@ run_pgbench() {  # ENDPOINT SCENARIO CLIENTS REPEAT
   local e=$1 scenario=$2 clients=$3 repeat=$4
   local script=${scenario%%-*} protocol=${scenario#*-} jobs args=() logdir=$tmp/pgbench-log rc=0
   local nproc_=$(nproc)
-  # -M prepared: pgbench prepares per thread and waits for each client's answer in turn, so a
-  # client queued for a pooled server connection would stall its thread: one thread per client.
-  if [[ $protocol == prepared ]]; then jobs=$clients; else jobs=$((clients < nproc_ ? clients : nproc_)); fi
+  # The same threads for every protocol, so -M prepared and -M extended compare like for like.
+  # (pgbench's blocking prepare of a client's first statement could hold up its thread's other
+  # clients only while they hold a server connection, inside a transaction; the select scenarios
+  # have none, and tpcb runs -M simple.)
+  jobs=$((clients < nproc_ ? clients : nproc_))
   [[ $script == select ]] && args+=(-S)
   rm -rf "$logdir"; mkdir -p "$logdir"
   local pid=${pid_of[$e]} before="" after=""
