@@ -112,6 +112,21 @@ void Stream::start_read(ReadHandler&& handler, asio::mutable_buffer buffer, cons
   }
 }
 
+namespace {
+
+// read_then()'s handler: a function and its argument.
+struct ReadThen {
+  void* context;
+  Stream::ReadDone done;
+  void operator()(error_code ec, std::size_t n) const { done(context, ec, n); }
+};
+
+}  // namespace
+
+void Stream::read_then(asio::mutable_buffer buffer, void* context, ReadDone done) {
+  start_read_drained(*reactor_, *plain_, buffer, ReadThen{context, done});
+}
+
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {
   if (tls_) co_return error_code{};
   auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(slot, use_tuple));

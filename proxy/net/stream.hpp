@@ -41,6 +41,11 @@ class Stream {
   ReadSome read_some(asio::mutable_buffer buffer);
   // Cancellable through `slot` only (the relay stops a pump this way).
   ReadSome read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
+  // A read without a coroutine (plain sockets only, as read_now()): `done(context, error, bytes)`
+  // runs on the socket's io_context when it completes, with operation_aborted after cancel_wait()
+  // or close(). A drained read (drained_read.hpp); no cancellation slot.
+  using ReadDone = void (*)(void* context, error_code ec, std::size_t n);
+  void read_then(asio::mutable_buffer buffer, void* context, ReadDone done);
   // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
   // with TLS it returns at once, since decrypted bytes may already be buffered.
   awaitable<error_code> wait_readable(asio::cancellation_slot slot);

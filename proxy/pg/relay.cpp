@@ -1,7 +1,6 @@
 // The PostgreSQL relay: a client's messages to its server and the answers back, two pumps at once,
 // with prepared statements renamed and the server given back at transaction boundaries.
 #include <array>
-#include <cstring>
 #include <tuple>
 #include <utility>
 
@@ -87,200 +86,192 @@ bool needs_whole(char type) {
 // select-only transaction is 60 bytes simple, about 120 extended).
 constexpr std::size_t kHotReadBytes = 256;
 
+// One long coroutine on purpose: every co_await of another coroutine allocates and frees a frame,
+// about 200 instructions per transaction (callgrind), so the idle wait, the attachment and the
+// relay in turn stay in this one frame.
 awaitable<bool> Session::serve() {
   const Config& cfg = worker_.config();
   bool answered = false;  // a request was relayed in this coroutine: the client is active
+  TurnAt resume = TurnAt::kNone;  // where a hot cycle left a relay in turn to this coroutine
+  bool align = false;             // a server connection was attached: give it the client's parameters
   for (;;) {
-    if (!server_) {
-      if (draining_) {
-        co_await send_fatal(sqlstate::kAdminShutdown, "terminating connection due to administrator command");
-        co_return false;
-      }
-      // Idle: wait for the next message without holding a server connection (or a buffer).
-      auto head = pgp::decode_header(client_in_.readable(), cfg.general.max_message_size);
-      if (std::holds_alternative<protocol::Malformed>(head)) {
-        co_await send_fatal(sqlstate::kProtocolViolation, "invalid message length or type from client");
-        co_return false;
-      }
-      // A request goes on once its first message is here whole: process_client_frames() forwards
-      // nothing less (only COPY data streams, and that never starts a request). A long Query
-      // arrives over several reads.
-      std::size_t need = 5;
-      if (!whole_client_message_buffered(need)) {
-        client_in_.release_if_empty();
-        if (std::exchange(woken_, false)) {
-          // Back from parking: the socket is readable (or drain() woke it).
-          if (draining_) continue;
-        } else if (cfg.pool.client_idle_timeout.count() > 0 && client_in_.empty()) {
-          asio::steady_timer timer(co_await asio::this_coro::executor, cfg.pool.client_idle_timeout);
-          auto r = co_await (client_.wait_readable(client_read_cancel_.slot()) || timer.async_wait(use_tuple));
-          if (draining_) continue;
-          if (r.index() == 1) {
-            co_await send_fatal(sqlstate::kIdleSessionTimeout, "terminating connection due to client_idle_timeout");
-            co_return false;
-          }
-        } else if (client_in_.empty()) {
-          if (!client_.is_tls() && answered) {
-            // Hot: the next request of an active client comes soon. Waiting with a read costs no
-            // parking and resuming, and no re-arming of the socket's readiness, per transaction.
-            // The read goes to a small array in this frame, not to a 16 KiB buffer: a hot client
-            // holds its coroutine frames only (a longer request's rest is read below). No
-            // cancellation slot (binding one costs each read): end_hot_wait() and drain() cancel
-            // the socket's operations, this read being the only one.
-            std::array<std::uint8_t, kHotReadBytes> first_bytes;
-            worker_.hot_wait_begin(this);
-            auto [ec, n] = co_await client_.read_some(asio::buffer(first_bytes));
-            worker_.hot_wait_end(this);
-            if (draining_ && (ec || n == 0)) continue;
-            if (ec == asio::error::operation_aborted) {
-              answered = false;  // idle for a maintenance tick (end_hot_wait): park
+    if (resume == TurnAt::kNone) {
+      if (!server_) {
+        if (draining_) {
+          co_await send_fatal(sqlstate::kAdminShutdown, "terminating connection due to administrator command");
+          co_return false;
+        }
+        // Idle: wait for the next message without holding a server connection (or a buffer).
+        auto head = pgp::decode_header(client_in_.readable(), cfg.general.max_message_size);
+        if (std::holds_alternative<protocol::Malformed>(head)) {
+          co_await send_fatal(sqlstate::kProtocolViolation, "invalid message length or type from client");
+          co_return false;
+        }
+        // A request goes on once its first message is here whole: process_client_frames() forwards
+        // nothing less (only COPY data streams, and that never starts a request). A long Query
+        // arrives over several reads.
+        std::size_t need = 5;
+        if (!whole_client_message_buffered(need)) {
+          client_in_.release_if_empty();
+          if (std::exchange(woken_, false)) {
+            // Back from parking: the socket is readable (or drain() woke it).
+            if (draining_) continue;
+          } else if (cfg.pool.client_idle_timeout.count() > 0 && client_in_.empty()) {
+            asio::steady_timer timer(co_await asio::this_coro::executor, cfg.pool.client_idle_timeout);
+            auto r = co_await (client_.wait_readable(client_read_cancel_.slot()) || timer.async_wait(use_tuple));
+            if (draining_) continue;
+            if (r.index() == 1) {
+              co_await send_fatal(sqlstate::kIdleSessionTimeout, "terminating connection due to client_idle_timeout");
+              co_return false;
+            }
+          } else if (client_in_.empty()) {
+            if (!client_.is_tls() && answered) {
+              // Hot: the next request of an active client comes soon. The hot cycle waits for it
+              // with a read, which costs no parking and resuming, and no re-arming of the socket's
+              // readiness; and it relays the requests that go plainly without resuming this
+              // coroutine (see start_hot_cycle()). The read goes to a small array in this frame,
+              // not to a 16 KiB buffer: a hot client holds its coroutine frames only.
+              std::array<std::uint8_t, kHotReadBytes> first_bytes;
+              const HotExit x = co_await HotCycle(*this, asio::buffer(first_bytes));
+              if (x.kind == HotExit::Kind::kRead) {
+                if (draining_) continue;
+                if (x.ec == asio::error::operation_aborted) {
+                  answered = false;  // idle for a maintenance tick (end_hot_wait): park
+                  continue;
+                }
+                co_return false;  // (the cycle ends with kRead only on an error or end of file)
+              }
+              align = x.kind == HotExit::Kind::kAlign;
+              resume = x.at;  // (kNone unless kTurn)
               continue;
             }
-            if (ec || n == 0) co_return false;
-            worker_.metrics().on_client_bytes_received(listener_slot_, n);
-            std::memcpy(client_in_.prepare(n).data(), first_bytes.data(), n);
-            client_in_.commit(n);
-            continue;
-          }
-          if (!client_.is_tls()) {
-            parked_ = true;  // the coroutine ends here; spawn() parks the session when it has
-            co_return true;
-          }
-          error_code wait_ec = co_await client_.wait_readable(client_read_cancel_.slot());
-          if (draining_) continue;
-          if (wait_ec) co_return false;
-        }
-        // The socket was readable: its bytes are most likely there to take without an Asio operation.
-        error_code ec;
-        std::size_t n = client_.read_now(client_in_.prepare(need), ec);
-        if (ec == asio::error::would_block) {
-          std::tie(ec, n) = co_await client_.read_some(client_in_.prepare(need), client_read_cancel_.slot());
-        }
-        if (draining_ && (ec || n == 0)) continue;
-        if (ec || n == 0) co_return false;
-        worker_.metrics().on_client_bytes_received(listener_slot_, n);
-        client_in_.commit(n);
-        continue;
-      }
-      char type = static_cast<char>(client_in_.readable()[0]);
-      if (type == fe::kTerminate) co_return false;
-      if (skip_to_sync_) {
-        // Drop what is left of a batch whose server was lost (we already answered it).
-        auto whole = pgp::decode_frame(client_in_.readable(), cfg.general.max_message_size);
-        if (auto* f = std::get_if<protocol::Decoded<pgp::Frame>>(&whole)) {
-          const bool sync = f->value.type == fe::kSync;
-          client_in_.consume(f->consumed);
-          if (sync) {
-            skip_to_sync_ = false;
-            if (rfq_after_skip_) {
-              rfq_after_skip_ = false;
-              std::vector<std::uint8_t> out;
-              protocol::Writer w(out);
-              be::encode_ready_for_query(w, be::TxStatus::kIdle);
-              if (co_await write_all(client_, out)) co_return false;
+            if (!client_.is_tls()) {
+              parked_ = true;  // the coroutine ends here; spawn() parks the session when it has
+              co_return true;
             }
+            error_code wait_ec = co_await client_.wait_readable(client_read_cancel_.slot());
+            if (draining_) continue;
+            if (wait_ec) co_return false;
           }
+          // The socket was readable: its bytes are most likely there to take without an Asio operation.
+          error_code ec;
+          std::size_t n = client_.read_now(client_in_.prepare(need), ec);
+          if (ec == asio::error::would_block) {
+            std::tie(ec, n) = co_await client_.read_some(client_in_.prepare(need), client_read_cancel_.slot());
+          }
+          if (draining_ && (ec || n == 0)) continue;
+          if (ec || n == 0) co_return false;
+          worker_.metrics().on_client_bytes_received(listener_slot_, n);
+          client_in_.commit(n);
           continue;
         }
-        auto [ec, n] = co_await client_.read_some(client_in_.prepare(1));
-        if (ec || n == 0) co_return false;
-        client_in_.commit(n);
-        continue;
-      }
-      // Mostly an idle pooled connection is there to take: no coroutine; else acquire_server()
-      // waits for one (or for a primary).
-      // (Not a conditional expression around the co_await: GCC 12 miscompiles that.)
-      ServerError e;
-      std::optional<Pick> picked;
-      if (!attach_now(picked)) {
-        const TimePoint since = SteadyClock::now();
-        std::size_t node = 0;
-        if (ServerPool* full = full_primary_pool(picked, node)) {
-          // Clients outnumber the primary's connections: in line here, one coroutine frame fewer
-          // per transaction. Woken without a connection: acquire_server() goes on.
-          ServerPool::Waiter w(since + cfg.pool.query_wait_timeout);
-          set_client_state(metrics::ClientState::kWaiting);
-          co_await full->wait(w);
-          if (w.conn) attach_waited(*full, std::move(w.conn), node, picked, since);
-        }
-        if (!server_) e = co_await acquire_server(std::move(picked), since);
-      }
-      if (!e.empty()) {
-        // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
-        // No primary to be had (a failover that did not finish in time): an error, and go on.
-        if (e.from_server || e.sqlstate == sqlstate::kProtocolViolation) {
-          co_await send_fatal(e.sqlstate, e.message);
-          co_return false;
-        }
-        if (co_await fail_request(e) == End::kClose) co_return false;
-        continue;
-      }
-      const std::string sql = alignment_sql();
-      if (!sql.empty()) {
-        e = co_await align_server(sql);
-        if (!e.empty()) {
-          co_await send_fatal(e.sqlstate, e.message);
-          co_return false;
-        }
-      }
-    }
-    begin_relay();
-    bool done = false;  // the attachment is over (else the pumps go on)
-    if (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone) {
-      // Relaying in turn (see after_answers()), here and not in a coroutine of its own: that would
-      // allocate and free a frame per transaction (about 200 instructions of 4,900).
-      for (;;) {
-        if (!process_client_frames()) {
-          fatal_client_error_ = true;
-          done = true;
-          break;
-        }
-        request_judged_ = false;  // (acquire_server judged the request now forwarded; the pumps judge the next)
-        error_code wec;
-        if (!write_to_server_now(wec)) wec = co_await server_->stream.write(server_gather_);
-        if (!flushed(wec)) {
-          done = true;
-          break;
-        }
-        if (unsynced_ || client_stream_left_ > 0) break;
-        Turn turn = Turn::kNextRequest;
-        while (!expects_.empty()) {
-          // relay_server_answers() without a coroutine of its own. No cancellation slot (binding one
-          // costs each read): nothing cancels this read, since drain() stops only a relay with
-          // nothing in flight, and a closed socket ends it anyway.
-          const std::size_t need = server_read_need();
-          auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(need));
-          bool write_rest = false;
-          const bool aborted = take_answers(ec, n, write_rest);
-          if (write_rest) answers_written(co_await client_.write(client_gather_));
-          if (aborted || server_gone_) {
-            turn = Turn::kOver;
-            break;
-          }
-          if (copy_in_ && !expects_.empty()) {
-            turn = Turn::kPumps;
-            break;
-          }
-        }
-        if (turn == Turn::kNextRequest) turn = after_answers();
-        if (turn == Turn::kNextRequest) {
-          // The client's next request in its transaction. (No cancellation slot, as above: drain()
-          // does not stop a relay inside a transaction.)
-          std::size_t need = 1;
-          if (whole_client_message_buffered(need)) continue;
-          auto [ec, n] = co_await client_.read_some(client_in_.prepare(need));
-          if (ec || n == 0) {
-            client_gone_ = true;
-            turn = Turn::kOver;
-          } else {
-            worker_.metrics().on_client_bytes_received(listener_slot_, n);
-            client_in_.commit(n);
+        char type = static_cast<char>(client_in_.readable()[0]);
+        if (type == fe::kTerminate) co_return false;
+        if (skip_to_sync_) {
+          // Drop what is left of a batch whose server was lost (we already answered it).
+          auto whole = pgp::decode_frame(client_in_.readable(), cfg.general.max_message_size);
+          if (auto* f = std::get_if<protocol::Decoded<pgp::Frame>>(&whole)) {
+            const bool sync = f->value.type == fe::kSync;
+            client_in_.consume(f->consumed);
+            if (sync) {
+              skip_to_sync_ = false;
+              if (rfq_after_skip_) {
+                rfq_after_skip_ = false;
+                std::vector<std::uint8_t> out;
+                protocol::Writer w(out);
+                be::encode_ready_for_query(w, be::TxStatus::kIdle);
+                if (co_await write_all(client_, out)) co_return false;
+              }
+            }
             continue;
           }
+          auto [ec, n] = co_await client_.read_some(client_in_.prepare(1));
+          if (ec || n == 0) co_return false;
+          client_in_.commit(n);
+          continue;
         }
-        done = turn == Turn::kOver;
-        break;
+        // Mostly an idle pooled connection is there to take: no coroutine; else acquire_server()
+        // waits for one (or for a primary).
+        // (Not a conditional expression around the co_await: GCC 12 miscompiles that.)
+        ServerError e;
+        std::optional<Pick> picked;
+        if (!attach_now(picked)) {
+          const TimePoint since = SteadyClock::now();
+          std::size_t node = 0;
+          if (ServerPool* full = full_primary_pool(picked, node)) {
+            // Clients outnumber the primary's connections: in line here, one coroutine frame fewer
+            // per transaction. Woken without a connection: acquire_server() goes on.
+            ServerPool::Waiter w(since + cfg.pool.query_wait_timeout);
+            set_client_state(metrics::ClientState::kWaiting);
+            co_await full->wait(w);
+            if (w.conn) attach_waited(*full, std::move(w.conn), node, picked, since);
+          }
+          if (!server_) e = co_await acquire_server(std::move(picked), since);
+        }
+        if (!e.empty()) {
+          // A server that refused our login, or a pool that stayed full: as PgBouncer, end the client.
+          // No primary to be had (a failover that did not finish in time): an error, and go on.
+          if (e.from_server || e.sqlstate == sqlstate::kProtocolViolation) {
+            co_await send_fatal(e.sqlstate, e.message);
+            co_return false;
+          }
+          if (co_await fail_request(e) == End::kClose) co_return false;
+          continue;
+        }
+        align = true;
       }
+      if (std::exchange(align, false)) {
+        const std::string sql = alignment_sql();
+        if (!sql.empty()) {
+          const ServerError e = co_await align_server(sql);
+          if (!e.empty()) {
+            co_await send_fatal(e.sqlstate, e.message);
+            co_return false;
+          }
+        }
+      }
+      begin_relay();
+      if (mode_ == PoolMode::kTransaction && pin_ == routing::PinReason::kNone) resume = TurnAt::kForward;
+    }
+    bool done = false;  // the attachment is over (else the pumps go on)
+    if (resume != TurnAt::kNone) {
+      // Relaying in turn (see after_answers()), here and not in a coroutine of its own: that would
+      // allocate and free a frame per transaction. The steps are the hot cycle's; here the waits
+      // are co_awaits.
+      while (resume != TurnAt::kOver && resume != TurnAt::kPumps) {
+        switch (resume) {
+          case TurnAt::kForward:
+            resume = turn_forward();
+            break;
+          case TurnAt::kFlush: {
+            const error_code ec = co_await server_->stream.write(server_gather_);
+            resume = turn_flushed(ec);
+            break;
+          }
+          case TurnAt::kAnswers: {
+            // No cancellation slot (binding one costs each read): nothing cancels this read, since
+            // drain() stops only a relay with nothing in flight, and a closed socket ends it anyway.
+            auto [ec, n] = co_await server_->stream.read_some(server_->in.prepare(server_read_need()));
+            resume = turn_answers(ec, n);
+            break;
+          }
+          case TurnAt::kClientWrite: {
+            const error_code ec = co_await client_.write(client_gather_);
+            resume = turn_answers_written(ec);
+            break;
+          }
+          case TurnAt::kNextRead: {
+            // (No cancellation slot, as above: drain() does not stop a relay inside a transaction.)
+            auto [ec, n] = co_await client_.read_some(client_in_.prepare(client_read_need()));
+            resume = turn_next_read(ec, n);
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      done = resume == TurnAt::kOver;
+      resume = TurnAt::kNone;
       if (done && released_plainly()) {
         // The common end of a transaction-pooled request, without another coroutine.
         finish_server(true);
@@ -372,26 +363,7 @@ bool Session::may_release() const {
 }
 
 // ---- one direction at a time ---------------------------------------------------------------
-
-// Most transactions in transaction pooling are one round trip, or a few inside BEGIN ... COMMIT:
-// the client sends a request and waits for its answers. For those serve() relays in turn (request
-// to the server, answers to the client, the client's next request) at a fraction of the cost of
-// running the two pumps. PostgreSQL itself reads the next request only after answering the last,
-// so a client sees no difference. The turn ends when the attachment is over (released, or a side
-// gone), or when what follows needs both directions at once: COPY, messages not yet ended by
-// Sync, a pinned session, or the next request on a standby (judged by the client pump). The pumps
-// then go on from the same state.
-Session::Turn Session::after_answers() {
-  if (client_gone_) return Turn::kOver;
-  if (may_release()) {
-    releasing_ = true;
-    return Turn::kOver;
-  }
-  if (on_standby_ || tx_ == be::TxStatus::kIdle || pin_ != routing::PinReason::kNone || server_stream_left_ > 0) {
-    return Turn::kPumps;
-  }
-  return Turn::kNextRequest;  // inside a transaction: the server has nothing to say meanwhile
-}
+// (Relaying in turn, its steps and the hot cycle: in_turn.cpp.)
 
 bool Session::whole_client_message_buffered(std::size_t& need) const {
   auto head = pgp::decode_header(client_in_.readable(), worker_.config().general.max_message_size);

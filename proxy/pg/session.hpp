@@ -127,10 +127,47 @@ class Session {
   awaitable<End> finish_relay(bool done);
   awaitable<void> client_pump();
   awaitable<void> server_pump();
-  // Relaying in turn, once the server answered all it was sent: the attachment is over (released,
-  // or a side gone), the pumps go on, or the client's next request in its transaction is read.
-  enum class Turn { kOver, kPumps, kNextRequest };
-  Turn after_answers();
+  // Relaying in turn (relay.cpp): where the relay goes next. kOver: the attachment is over
+  // (released, or a side gone); kPumps: the pumps go on; the others wait for something: the rest
+  // of a write to the server (kFlush), answers (kAnswers), the rest of a write to the client
+  // (kClientWrite), the client's next request in its transaction (kNextRead); kForward forwards
+  // what the client sent. The steps do what needs no waiting; serve() and the hot cycle wait.
+  enum class TurnAt : std::uint8_t { kNone, kForward, kFlush, kAnswers, kClientWrite, kNextRead, kOver, kPumps };
+  TurnAt turn_forward();
+  TurnAt turn_flushed(error_code ec);
+  TurnAt turn_answers(error_code ec, std::size_t n);
+  TurnAt turn_answers_written(error_code ec);
+  TurnAt turn_taken();  // after a read of answers (and its write to the client)
+  TurnAt turn_next();   // answers awaited, or the attachment's end, or the client's next request
+  TurnAt turn_next_read(error_code ec, std::size_t n);
+  std::size_t client_read_need() const;  // bytes the client's next message still lacks (at least 1)
+
+  // The hot cycle: serve()'s wait for an active client's next request, which also relays the
+  // requests that go plainly (an idle pooled connection to the primary, no parameters to set,
+  // every read answered at once by the relay in turn, a plain release) by callbacks from the
+  // reads, resuming serve() only when something else is needed: no coroutine resumption per
+  // transaction. `co_await HotCycle(*this, buffer)` gives what ended it: kRead, the hot wait's
+  // read failed or was cancelled (ec, n); kTop, serve()'s loop goes on from its top (a request
+  // to judge, a server to wait for, draining); kAlign, a server connection was attached that
+  // needs the client's parameters; kTurn, serve() goes on relaying in turn at `at`.
+  struct HotExit {
+    enum class Kind : std::uint8_t { kTop, kRead, kAlign, kTurn };
+    Kind kind = Kind::kTop;
+    TurnAt at = TurnAt::kNone;
+    error_code ec;
+    std::size_t n = 0;
+  };
+  class HotCycle;
+  using HotHandler = asio::detail::awaitable_async_op_handler<void(HotExit), asio::any_io_executor>;
+  void start_hot_cycle(HotHandler&& handler, asio::mutable_buffer buffer);
+  void hot_wait();                          // the client's next request, read into hot_buffer_
+  void hot_read(error_code ec, std::size_t n);
+  void hot_request();                       // a request is buffered and no server attached
+  void hot_turn(TurnAt at);                 // the relay in turn, from `at`
+  void hot_next();                          // a plain release: the next request
+  void hot_exit(HotExit x);                 // resumes serve(): the last thing a callback does
+  template <typename Step>
+  void hot_guarded(Step step);              // a callback's body
   // Forwarding the processed client bytes, without a coroutine when the socket takes them at once:
   //   error_code ec; if (!write_to_server_now(ec)) ec = co_await server_->stream.write(server_gather_);
   //   if (!flushed(ec)) ... the server connection failed.
@@ -272,6 +309,9 @@ class Session {
   bool request_judged_ = false;  // the buffered request was classified when the standby was chosen
   asio::steady_timer* defer_wait_ = nullptr;  // the client pump waits for answers before judging a request
   health::Lsn ryw_lsn_ = 0;
+  bool turn_aborted_ = false;           // the relay in turn's read of answers was cancelled
+  std::optional<HotHandler> hot_handler_;  // serve(), waiting in a hot cycle
+  asio::mutable_buffer hot_buffer_;        // what the hot wait reads into (in serve()'s frame)
   bool query_failed_ = false;           // an ErrorResponse arrived for the statement at the front
   bool skipping_to_sync_ = false;       // an extended-protocol message failed: the server skips to Sync
   std::vector<routing::SessionSet> tx_sets_;  // SETs inside an open transaction, kept on COMMIT
@@ -292,6 +332,24 @@ class Session {
   std::vector<std::shared_ptr<const std::vector<std::uint8_t>>> to_client_hold_;  // replacement bytes in flight
   std::vector<asio::const_buffer> server_gather_;
   std::vector<asio::const_buffer> client_gather_;
+};
+
+class Session::HotCycle {
+ public:
+  HotCycle(Session& session, asio::mutable_buffer buffer) : session_(&session), buffer_(buffer) {}
+
+  // An asynchronous operation as Asio's await_transform takes it (see Stream::ReadSome).
+  template <typename Token>
+    requires asio::completion_token_for<Token, void(HotExit)>
+  auto operator()(Token&& token) && {
+    return asio::async_initiate<Token, void(HotExit)>(
+        [](auto&& handler, Session* s, asio::mutable_buffer b) { s->start_hot_cycle(std::move(handler), b); }, token,
+        session_, buffer_);
+  }
+
+ private:
+  Session* session_;
+  asio::mutable_buffer buffer_;
 };
 
 }  // namespace baton::proxy::pg
