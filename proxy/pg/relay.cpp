@@ -776,7 +776,8 @@ void Session::forward_parse(protocol::Bytes body, protocol::Bytes whole) {
     server_->prepared.touch(def->id);
     fe::encode_close(w, fe::Close{'S', kNoopStatement});
     Expect x{.kind = Expect::Kind::kClose, .action = Expect::Action::kReplace, .replace_type = be::kCloseComplete};
-    x.more() = Expect::Rare{.replacement = parse_complete(), .client_name = std::move(name), .client_statement = def->id};
+    x.more() =
+        Expect::Rare{.replacement = parse_complete(), .client_name = std::move(name), .client_statement = def->id};
     expects_.push_back(std::move(x));
   } else {
     if (StatementPtr evicted = server_->prepared.add(def)) {

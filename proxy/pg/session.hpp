@@ -127,7 +127,7 @@ class Session {
   awaitable<End> finish_relay(bool done);
   awaitable<void> client_pump();
   awaitable<void> server_pump();
-  // Relaying in turn (relay.cpp): where the relay goes next. kOver: the attachment is over
+  // Relaying in turn (in_turn.cpp): where the relay goes next. kOver: the attachment is over
   // (released, or a side gone); kPumps: the pumps go on; the others wait for something: the rest
   // of a write to the server (kFlush), answers (kAnswers), the rest of a write to the client
   // (kClientWrite), the client's next request in its transaction (kNextRead); kForward forwards
@@ -142,7 +142,7 @@ class Session {
   TurnAt turn_next_read(error_code ec, std::size_t n);
   std::size_t client_read_need() const;  // bytes the client's next message still lacks (at least 1)
 
-  // The hot cycle: serve()'s wait for an active client's next request, which also relays the
+  // The hot cycle (in_turn.cpp): serve()'s wait for an active client's next request, which also relays the
   // requests that go plainly (an idle pooled connection to the primary, no parameters to set,
   // every read answered at once by the relay in turn, a plain release) by callbacks from the
   // reads, resuming serve() only when something else is needed: no coroutine resumption per
