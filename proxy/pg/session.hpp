@@ -117,7 +117,7 @@ class Session {
   void spawn(awaitable<void> body);  // on the worker; at its end the session parks or is deleted
   void park();               // idle without a coroutine until the client's socket is readable
 
-  // The main loop and the relay (relay.cpp).
+  // The main loop and the relay (relay.cpp; the pumps: from_client.cpp, from_server.cpp).
   awaitable<bool> serve();  // true: parked (idle, nothing held), the coroutine ends
   // A request's relay on the attached server connection: begin_relay(); in transaction pooling
   // serve() relays in turn first, and when that ended plainly (released_plainly()) finish_server(true);
@@ -222,7 +222,7 @@ class Session {
   std::string alignment_sql() const;
   awaitable<ServerError> align_server(const std::string& sql);  // sql outlives the await
 
-  // Prepared statements (relay.cpp).
+  // Prepared statements (from_client.cpp).
   void forward_parse(protocol::Bytes body, protocol::Bytes whole);
   bool forward_bind(protocol::Bytes body, protocol::Bytes whole);
   bool forward_describe(protocol::Bytes body, protocol::Bytes whole);
