@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
@@ -125,8 +126,13 @@ std::vector<std::uint64_t> to_ns(std::span<const double> seconds) {
 
 std::uint64_t load(const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); }
 std::int64_t load(const std::atomic<std::int64_t>& a) { return a.load(std::memory_order_relaxed); }
-void bump(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) { a.fetch_add(n, std::memory_order_relaxed); }
-void bump(std::atomic<std::int64_t>& a, std::int64_t n) { a.fetch_add(n, std::memory_order_relaxed); }
+// A cell has one writer, its worker (readers only load): a plain load and store, not a locked
+// read-modify-write, which costs some 20 cycles more; a select-only transaction bumps 15 cells.
+template <typename T>
+void bump(std::atomic<T>& a, std::type_identity_t<T> n) {
+  a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+void bump(std::atomic<std::uint64_t>& a) { bump<std::uint64_t>(a, 1); }
 
 prometheus::MetricFamily family(Id id) {
   const MetricDef& d = kCatalog[id];
