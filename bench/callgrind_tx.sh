@@ -65,10 +65,18 @@ instructions() {  # T [pgbench options]: instructions the process ran during `pg
   file=$(ls -t "$out_base".* 2>/dev/null | head -1)
   [[ -n $file ]] || { echo "callgrind_tx: no dump written to $out_base.*" >&2; return 1; }
   sleep 0.2
-  awk '/^summary:|^totals:/ {print $2; exit}' "$file"
+  # The events' totals, space-separated, in the order of the dump's "events:" line (Ir first).
+  awk '/^events:/ {n = NF - 1} /^summary:|^totals:/ {s = ""; for (i = 2; i <= n + 1; i++) s = s (i > 2 ? " " : "") ($i == "" ? 0 : $i); print s; exit}' "$file"
 }
 
-a=$(instructions "$short" "$@")
-b=$(instructions "$long" "$@")
-[[ $a =~ ^[0-9]+$ && $b =~ ^[0-9]+$ ]] || { echo "callgrind_tx: could not read the dumps" >&2; exit 1; }
-echo "instructions per transaction: $(((b - a) / ((long - short) * clients))) (pgbench -c $clients, -t $short: $a, -t $long: $b)"
+read -r -a a <<<"$(instructions "$short" "$@")"
+read -r -a b <<<"$(instructions "$long" "$@")"
+[[ ${a[0]:-} =~ ^[0-9]+$ && ${b[0]:-} =~ ^[0-9]+$ ]] || { echo "callgrind_tx: could not read the dumps" >&2; exit 1; }
+per_tx() { echo $((($2 - $1) / ((long - short) * clients))); }
+echo "instructions per transaction: $(per_tx "${a[0]}" "${b[0]}") (pgbench -c $clients, -t $short: ${a[0]}, -t $long: ${b[0]})"
+# With --cache-sim=yes (or other events), each further event per transaction too.
+file=$(ls -t "$out_base".* | head -1)
+read -r -a names <<<"$(awk '/^events:/ {$1 = ""; print; exit}' "$file")"
+for ((i = 1; i < ${#names[@]} && i < ${#a[@]} && i < ${#b[@]}; i++)); do
+  echo "${names[i]} per transaction: $(per_tx "${a[i]}" "${b[i]}")"
+done
