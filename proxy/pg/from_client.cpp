@@ -2,7 +2,6 @@
 // session parameters set), prepared statements renamed per server connection, DEALLOCATE answered.
 #include <utility>
 
-
 #include "protocol/pg/be.hpp"
 #include "protocol/pg/fe.hpp"
 #include "protocol/pg/frame.hpp"

@@ -2,7 +2,6 @@
 // replaced, the transaction status and the end of each request followed.
 #include <utility>
 
-
 #include "protocol/pg/be.hpp"
 #include "protocol/pg/frame.hpp"
 #include "proxy/log/log.hpp"

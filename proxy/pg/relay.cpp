@@ -347,7 +347,6 @@ bool Session::flushed(error_code ec) {
   return !ec;
 }
 
-
 bool Session::take_answers(error_code ec, std::size_t n, bool& write_rest) {
   write_rest = false;
   if (ec == asio::error::operation_aborted && (client_gone_ || fatal_client_error_ || releasing_)) return true;
