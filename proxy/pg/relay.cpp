@@ -184,7 +184,7 @@ awaitable<bool> Session::serve() {
     }
     bool done = false;  // the attachment is over (else the pumps go on)
     if (resume != TurnAt::kNone) {
-      // Relaying in turn (see after_answers()), here and not in a coroutine of its own: that would
+      // Relaying in turn (its steps: in_turn.cpp), here and not in a coroutine of its own: that would
       // allocate and free a frame per transaction. The steps are the hot cycle's; here the waits
       // are co_awaits.
       while (resume != TurnAt::kOver && resume != TurnAt::kPumps) {
