@@ -8,9 +8,12 @@
 # simple protocol) of --duration seconds through every endpoint in turn
 # (127.0.0.1:PORT, the proxy process PID); the proxy's user and system time per transaction come
 # from /proc/PID/stat before and after. Round 0 warms up and is not counted. Prints every round,
-# then per endpoint the median TPS, user, system and total CPU microseconds per transaction.
-# A quick A/B of two builds (or baton against PgBouncer) on a shared, noisy machine: the
-# endpoints alternate, so a burst of load elsewhere hits all of them alike.
+# then per endpoint the median TPS, user, system and total CPU microseconds per transaction, and
+# the first endpoint against each other one: the median of the per-round ratios of total CPU per
+# transaction with a distribution-free 95% confidence interval, and in how many rounds the first
+# used less. A quick A/B of two builds (or baton against PgBouncer) on a shared, noisy machine:
+# the endpoints alternate (in reverse order every other round), so a burst of load elsewhere hits
+# all of them alike.
 # Connection settings come from the usual libpq variables: PGUSER (default app), PGDATABASE
 # (default app), PGPASSWORD. The database needs pgbench's tables (pgbench -i). Start each proxy in
 # a session of its own (`setsid baton --config ...`), as bench/run.sh does.
@@ -55,8 +58,16 @@ cpu_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+endpoints=("$@")
 for ((r = 0; r <= rounds; r++)); do
-  for e in "$@"; do
+  # Odd rounds run the endpoints in reverse order: whatever favours a place in the round (the first
+  # run after the previous round's last, a burst of load elsewhere) favours each endpoint alike.
+  order=("${endpoints[@]}")
+  if ((r % 2 == 1)); then
+    order=()
+    for ((i = ${#endpoints[@]} - 1; i >= 0; i--)); do order+=("${endpoints[i]}"); done
+  fi
+  for e in "${order[@]}"; do
     IFS=: read -r name port pid <<<"$e"
     read -r u0 s0 < <(cpu_ticks "$pid")
     out=$("$pgbench" -n "${script[@]}" -c "$clients" -j "$threads" -T "$duration" -h 127.0.0.1 -p "$port" 2>&1) || {
@@ -76,9 +87,11 @@ for ((r = 0; r <= rounds; r++)); do
 done
 
 echo "medians over $rounds rounds ($mode, $clients clients, ${duration} s each):"
-/usr/bin/python3 - "$results" <<'EOF'
-import statistics, sys
-rows = {}
+names=()
+for e in "$@"; do names+=("${e%%:*}"); done
+/usr/bin/python3 - "$results" "${names[@]}" <<'EOF'
+import math, statistics, sys
+rows = {name: [] for name in sys.argv[2:]}  # in the command line's order
 for line in open(sys.argv[1]):
     name, *fields = line.split()
     rows.setdefault(name, []).append({k: float(v) for k, v in (f.split("=") for f in fields)})
@@ -86,4 +99,28 @@ for name, rs in rows.items():
     med = lambda key: statistics.median(key(r) for r in rs)
     print(f"  {name}: tps {med(lambda r: r['tps']):.0f}, user {med(lambda r: r['user_us']):.1f} us, "
           f"system {med(lambda r: r['sys_us']):.1f} us, total {med(lambda r: r['user_us'] + r['sys_us']):.1f} us per transaction")
+
+# The first endpoint against each other one, round by round (the two ran minutes apart at most):
+# the median of the per-round ratios of total CPU per transaction, a distribution-free 95%
+# confidence interval for it (order statistics, binomial ranks), and in how many rounds the first
+# used less. An interval that holds 1.00 means this run cannot tell the two apart.
+def binom_cdf(k, n):  # P(X <= k), X ~ Binomial(n, 1/2)
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+
+names = [name for name in rows if rows[name]]
+total = lambda r: r["user_us"] + r["sys_us"]
+for other in names[1:]:
+    pairs = list(zip(rows[names[0]], rows[other]))
+    ratios = sorted(total(a) / total(b) for a, b in pairs if total(b) > 0)
+    n = len(ratios)
+    if n == 0:
+        continue
+    lower = sum(1 for a, b in pairs if total(a) < total(b))
+    # Largest k with P(X < k) <= 2.5%: [ratios[k-1], ratios[n-k]] covers the median with >= 95%.
+    k = 0
+    while k + 1 <= n and binom_cdf(k, n) <= 0.025:
+        k += 1
+    interval = f"95% interval {ratios[k - 1]:.3f}-{ratios[n - k]:.3f}" if k >= 1 else "too few rounds for a 95% interval"
+    print(f"  {names[0]} / {other}: total CPU ratio median {statistics.median(ratios):.3f}, {interval}, "
+          f"{names[0]} lower in {lower} of {n} rounds")
 EOF
