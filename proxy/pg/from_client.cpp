@@ -13,6 +13,7 @@
 #include "routing/classifier.hpp"
 #include "routing/deallocate.hpp"
 #include "routing/replica_policy.hpp"
+#include "routing/shortcuts.hpp"
 
 namespace baton::proxy::pg {
 
@@ -325,6 +326,8 @@ bool Session::request_is_read() const {
 }
 
 std::shared_ptr<const std::vector<routing::SessionSet>> Session::note_statement(std::string_view sql, bool repeats) {
+  // Most statements: nothing to note, told without the classifier (read or write does not matter here).
+  if (routing::leaves_session_alone(sql)) return nullptr;
   routing::Classification c = worker_.classify(cluster_index_, sql, repeats);
   if (c.pin != routing::PinReason::kNone && pin_ == routing::PinReason::kNone && mode_ == PoolMode::kTransaction) {
     pin_ = c.pin;
