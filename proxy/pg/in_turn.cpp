@@ -108,10 +108,26 @@ void Session::hot_guarded(Step step) {
   }
 }
 
-void Session::start_hot_cycle(HotHandler&& handler, asio::mutable_buffer buffer) {
+void Session::start_hot_cycle(HotHandler&& handler, asio::mutable_buffer buffer, TurnAt from) {
   hot_handler_.emplace(std::move(handler));
   hot_buffer_ = buffer;
+  // Either start ends in a read whose callback comes later: the cycle never ends inside its start.
+  if (from == TurnAt::kAnswers) return hot_turn(TurnAt::kAnswers);
   hot_wait();
+}
+
+bool Session::after_hot_cycle(const HotExit& x, bool& answered, bool& align, TurnAt& resume) {
+  if (x.kind == HotExit::Kind::kRead) {
+    if (draining_) return true;
+    if (x.ec == asio::error::operation_aborted) {
+      answered = false;  // idle for a maintenance tick (end_hot_wait): park
+      return true;
+    }
+    return false;  // (the cycle ends with kRead only on an error or end of file)
+  }
+  align = x.kind == HotExit::Kind::kAlign;
+  resume = x.at;  // (kNone unless kTurn)
+  return true;
 }
 
 void Session::hot_wait() {

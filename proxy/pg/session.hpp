@@ -146,7 +146,8 @@ class Session {
   // requests that go plainly (an idle pooled connection to the primary, no parameters to set,
   // every read answered at once by the relay in turn, a plain release) by callbacks from the
   // reads, resuming serve() only when something else is needed: no coroutine resumption per
-  // transaction. `co_await HotCycle(*this, buffer)` gives what ended it: kRead, the hot wait's
+  // transaction. `co_await HotCycle(*this, buffer)` gives what ended it (`HotCycle(*this, buffer,
+  // TurnAt::kAnswers)` starts it at the answers to a request serve() forwarded): kRead, the hot wait's
   // read failed or was cancelled (ec, n); kTop, serve()'s loop goes on from its top (a request
   // to judge, a server to wait for, draining); kAlign, a server connection was attached that
   // needs the client's parameters; kTurn, serve() goes on relaying in turn at `at`.
@@ -159,7 +160,9 @@ class Session {
   };
   class HotCycle;
   using HotHandler = asio::detail::awaitable_async_op_handler<void(HotExit), asio::any_io_executor>;
-  void start_hot_cycle(HotHandler&& handler, asio::mutable_buffer buffer);
+  void start_hot_cycle(HotHandler&& handler, asio::mutable_buffer buffer, TurnAt from);
+  // What serve() does after a hot cycle ended with x: go on from its loop's top, or end (false).
+  bool after_hot_cycle(const HotExit& x, bool& answered, bool& align, TurnAt& resume);
   void hot_wait();                          // the client's next request, read into hot_buffer_
   void hot_read(error_code ec, std::size_t n);
   void hot_request();                       // a request is buffered and no server attached
@@ -336,20 +339,24 @@ class Session {
 
 class Session::HotCycle {
  public:
-  HotCycle(Session& session, asio::mutable_buffer buffer) : session_(&session), buffer_(buffer) {}
+  HotCycle(Session& session, asio::mutable_buffer buffer, TurnAt from = TurnAt::kNone)
+      : session_(&session), buffer_(buffer), from_(from) {}
 
   // An asynchronous operation as Asio's await_transform takes it (see Stream::ReadSome).
   template <typename Token>
     requires asio::completion_token_for<Token, void(HotExit)>
   auto operator()(Token&& token) && {
     return asio::async_initiate<Token, void(HotExit)>(
-        [](auto&& handler, Session* s, asio::mutable_buffer b) { s->start_hot_cycle(std::move(handler), b); }, token,
-        session_, buffer_);
+        [](auto&& handler, Session* s, asio::mutable_buffer b, TurnAt from) {
+          s->start_hot_cycle(std::move(handler), b, from);
+        },
+        token, session_, buffer_, from_);
   }
 
  private:
   Session* session_;
   asio::mutable_buffer buffer_;
+  TurnAt from_;
 };
 
 }  // namespace baton::proxy::pg
