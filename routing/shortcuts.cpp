@@ -1,7 +1,6 @@
 // Questions about a statement answered without the classifier's lexer (runs for every statement a client sends).
 #include "routing/shortcuts.hpp"
 
-#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
