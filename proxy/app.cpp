@@ -209,12 +209,25 @@ int App::run() {
     }
   }
   metrics_ = std::make_unique<metrics::Metrics>(metrics::make_layout(config()), n);
-  for (auto& w : workers_) w->start();
+  // io_uring where the kernel allows it (a probe: each worker opens its own ring on its thread).
+  Worker::Io io = Worker::Io::kEpoll;
+  if (config().general.io != IoMode::kEpoll) {
+    std::string why;
+    if (Ring::open(why)) {
+      io = Worker::Io::kRing;
+    } else if (config().general.io == IoMode::kIoUring) {
+      log::error("app", "general.io = \"io_uring\", but this kernel does not allow it: ", why);
+      return 1;
+    } else {
+      log::info("app", "io_uring is not available (", why, "): workers use epoll");
+    }
+  }
+  for (auto& w : workers_) w->start(io);
   for (const ListenerConfig& l : config().listeners) {
     log::info("app", "listening on ", l.host, ":", std::to_string(l.port), " (", l.name, ", ", to_string(l.protocol),
               ", cluster ", l.cluster, ")");
   }
-  log::info("app", "baton started with ", std::to_string(n), " workers");
+  log::info("app", "baton started with ", std::to_string(n), " workers (", io == Worker::Io::kRing ? "io_uring" : "epoll", ")");
 
   // The control plane: signals, admin API, reload, drain and the cluster monitors, on this thread.
   asio::io_context control(1);

@@ -35,6 +35,12 @@ while IFS= read -r line; do breach "bare co_return under a co_await condition (a
 
 while IFS= read -r line; do breach "lambda built inside a co_await expression (name it first): $line"; done < <(
   grep -rnE '^[^/]*co_await [^;]*[(,] *\[[^]]*\] *\(' proxy protocol health routing 2>/dev/null)
+# (The same with the lambda on the line after the one that opens the co_await's call.)
+while IFS= read -r line; do breach "lambda built inside a co_await expression (name it first): $line"; done < <(
+  find proxy protocol health routing -name '*.cpp' -o -name '*.hpp' | sort | xargs awk '
+    FNR == 1 { open = 0 }
+    open && /^[ \t]*\[[^]]*\] *\(/ { print FILENAME ":" FNR ": " $0 }
+    { open = ($0 ~ /^[^\/]*co_await [^;]*[(,][ \t]*$/) }')
 
 if [ "$fail" -ne 0 ]; then
   echo "check_layers: FAILED"

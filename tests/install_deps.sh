@@ -5,7 +5,7 @@ set -euo pipefail
 # postgresql-15 itself provides postgresql-contrib-15 (pg_stat_statements ships inside it).
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libboost1.81-dev libboost-json1.81-dev libssl-dev libpq-dev
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libpq-dev liburing-dev
   prometheus-cpp-dev libtoml11-dev catch2
   postgresql-15 postgresql-client-15
   python3-psycopg2 openssl procps iproute2

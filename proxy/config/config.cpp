@@ -80,6 +80,15 @@ std::string_view to_string(FailoverMode m) {
   return "unknown";
 }
 
+std::string_view to_string(IoMode m) {
+  switch (m) {
+    case IoMode::kAuto: return "auto";
+    case IoMode::kIoUring: return "io_uring";
+    case IoMode::kEpoll: return "epoll";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(BalancerKind b) {
   switch (b) {
     case BalancerKind::kP2c: return "p2c";

@@ -31,6 +31,8 @@ enum class FailoverMode { kAuto, kManual, kFollow };
 // How reads are spread over the standbys: power of two choices on outstanding requests, round robin,
 // or in proportion to each node's weight.
 enum class BalancerKind { kP2c, kRoundRobin, kWeighted };
+// How workers do the relay's socket I/O: io_uring when the kernel allows it (else epoll), io_uring or fail, epoll.
+enum class IoMode { kAuto, kIoUring, kEpoll };
 
 std::string_view to_string(PoolMode m);
 std::string_view to_string(ListenerRole r);
@@ -41,6 +43,7 @@ std::string_view to_string(AuthMethod m);
 std::string_view to_string(AdminTlsMode m);
 std::string_view to_string(FailoverMode m);
 std::string_view to_string(BalancerKind b);
+std::string_view to_string(IoMode m);
 
 struct GeneralConfig {
   int workers = 0;                          // 0 = one per core
@@ -48,6 +51,7 @@ struct GeneralConfig {
   std::uint32_t max_message_size = 64u << 20;  // larger client or server messages are refused
   std::string log_level = "info";           // debug, info, warn, error
   Duration shutdown_timeout{30000};         // SIGTERM: clients get this long to finish (SIGINT: a tenth)
+  IoMode io = IoMode::kAuto;                // proxy/net/ring.hpp
 };
 
 struct TlsFiles {

@@ -30,6 +30,7 @@ const Choices<FailoverMode> kFailoverModes{
     {"auto", FailoverMode::kAuto}, {"manual", FailoverMode::kManual}, {"follow", FailoverMode::kFollow}};
 const Choices<BalancerKind> kBalancers{
     {"p2c", BalancerKind::kP2c}, {"round_robin", BalancerKind::kRoundRobin}, {"weighted", BalancerKind::kWeighted}};
+const Choices<IoMode> kIoModes{{"auto", IoMode::kAuto}, {"io_uring", IoMode::kIoUring}, {"epoll", IoMode::kEpoll}};
 const Choices<std::string_view> kLogLevels{{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}};
 
 template <class T, class U>
@@ -50,6 +51,7 @@ void read_general(TableReader& t, GeneralConfig& g) {
   set_if(t.size("max_message_size", 1u << 10, 1u << 30), g.max_message_size);
   if (auto level = t.choice("log_level", kLogLevels)) g.log_level = std::string(*level);
   set_if(t.duration("shutdown_timeout", Duration{1}), g.shutdown_timeout);
+  if (auto io = t.choice("io", kIoModes)) g.io = *io;
 }
 
 // Reads a file key; true when the key names a file (even one that could not be read: already reported).

@@ -95,6 +95,7 @@ class Planner {
 
 void plan_general(Planner& p, const GeneralConfig& run, GeneralConfig& eff) {
   p.fixed("general.workers", run.workers, eff.workers, show(run.workers));
+  p.fixed("general.io", run.io, eff.io, std::string(to_string(run.io)));
   p.fixed("general.max_message_size", run.max_message_size, eff.max_message_size,
           config::format_size(run.max_message_size));
   p.live("general.log_level", run.log_level, eff.log_level);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -15,6 +16,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include "proxy/net/asio.hpp"
+#include "proxy/net/ring.hpp"
 
 namespace boost::asio::detail {
 class epoll_reactor;
@@ -24,9 +26,12 @@ namespace baton::proxy {
 
 class Stream {
  public:
+  // A plain socket created under a worker's ring (Ring::current()) reads and writes by it on the
+  // relay's paths (read_then, write_now, write); everything else goes by Asio as before.
   explicit Stream(tcp::socket socket);
-  Stream(Stream&&) = default;
-  Stream& operator=(Stream&&) = default;
+  // (Moved only while nothing is pending: a write() in flight points back at its stream.)
+  Stream(Stream&& o) noexcept;
+  Stream& operator=(Stream&& o) noexcept;
   ~Stream();
 
   // One read, awaited as an operation: `co_await stream.read_some(buffer)` reads what is available
@@ -43,7 +48,8 @@ class Stream {
   ReadSome read_some(asio::mutable_buffer buffer, asio::cancellation_slot slot);
   // A read without a coroutine (plain sockets only, as read_now()): `done(context, error, bytes)`
   // runs on the socket's io_context when it completes, with operation_aborted after cancel_wait()
-  // or close(). A drained read (drained_read.hpp); no cancellation slot.
+  // or close(). A drained read (drained_read.hpp), or a read on the worker's ring (ring.hpp: after
+  // cancel_wait() it may still bring bytes that arrived first); no cancellation slot.
   using ReadDone = void (*)(void* context, error_code ec, std::size_t n);
   void read_then(asio::mutable_buffer buffer, void* context, ReadDone done);
   // Waits until the socket is readable without reading (no buffer held while idle). Plain only:
@@ -66,7 +72,9 @@ class Stream {
   // is pending on this stream.
   // Writes what the socket takes now and drops it from the front of `buffers`. True when done:
   // everything written, or an error in `ec`. False when bytes are left (the socket's send buffer is
-  // full, or TLS, which writes nothing here): co_await write(buffers) for the rest.
+  // full, or TLS, which writes nothing here): co_await write(buffers) for the rest. On the ring,
+  // "written" is "copied for the ring's next submission" (false when the ring already holds
+  // Ring::kMaxQueuedBytes for this socket), and `ec` is the error of an earlier write, if any.
   bool write_now(std::vector<asio::const_buffer>& buffers, error_code& ec);
   // Reads what the socket holds now: the byte count, or 0 with `ec` set: would_block when nothing
   // is there yet (and always with TLS), eof when the peer closed, else the error.
@@ -86,13 +94,18 @@ class Stream {
   bool is_open() const;
   // An idle connection's check before reuse: false when the peer closed it or sent something
   // unasked (a server's FATAL before it exits). No system call when the reactor has seen nothing
-  // arrive since the last read emptied the socket (drained_and_quiet); else one non-blocking peek.
+  // arrive since the last read emptied the socket (drained_and_quiet), or the ring's watch, set by
+  // watch_idle() when the connection went idle, has not (Ring::quiet); else one non-blocking peek.
   bool idle_and_open();
+  void watch_idle();
   tcp::socket& socket();
   asio::any_io_executor get_executor();
 
  private:
   void start_read(ReadHandler&& handler, asio::mutable_buffer buffer, const asio::cancellation_slot* slot);
+  Ring::Channel* channel();  // this socket on ring_, attached on first use
+  awaitable<error_code> write_by_ring(std::span<const asio::const_buffer> buffers);
+  void leave_ring();         // the socket leaves the ring (closed, or upgraded to TLS)
 
   awaitable<error_code> tls_upgrade(asio::ssl::context& context, asio::ssl::stream_base::handshake_type type,
                                     const std::string& server_name, bool verify_host_name);
@@ -100,6 +113,10 @@ class Stream {
   std::unique_ptr<tcp::socket> plain_;
   std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
   asio::detail::epoll_reactor* reactor_;  // the socket's, for reads on plain sockets (drained_read.hpp)
+  Ring* ring_ = nullptr;                   // the worker's ring, for a plain socket under one
+  Ring::Channel* channel_ = nullptr;
+  struct RingWrite;                        // a write() waiting for the ring
+  std::unique_ptr<RingWrite> ring_write_;
   bool writing_ = false;
 };
 

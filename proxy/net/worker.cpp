@@ -74,7 +74,7 @@ std::string Worker::listen() {
   return {};
 }
 
-void Worker::start() {
+void Worker::start(Io io) {
   metrics_ = &app_.metrics().for_worker(index_);
   for (Listener& l : listeners_) asio::co_spawn(io_, accept_loop(l), asio::detached);
   maintain_timer_ = std::make_unique<asio::steady_timer>(io_);
@@ -83,9 +83,15 @@ void Worker::start() {
   if (wait_fd < 0) throw std::system_error(errno, std::system_category(), "worker: dup");
   inbox_wait_ = std::make_unique<asio::posix::stream_descriptor>(io_, wait_fd);
   asio::co_spawn(io_, inbox_loop(), asio::detached);
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, io] {
     auto guard = asio::make_work_guard(io_);
-    io_.run();
+    if (io == Io::kRing) {
+      std::string why;
+      ring_ = Ring::open(why);  // (on this thread: the ring takes submissions from it alone)
+      if (!ring_) log::warn("worker", "no io_uring ring (", why, "): worker ", std::to_string(index_), " uses epoll");
+    }
+    if (ring_) ring_->run(io_);
+    else io_.run();
   });
 }
 

@@ -19,6 +19,7 @@
 #include "proxy/config/config.hpp"
 #include "proxy/metrics/metrics.hpp"
 #include "proxy/net/asio.hpp"
+#include "proxy/net/ring.hpp"
 #include "proxy/pg/prepared.hpp"
 #include "proxy/pg/server_conn.hpp"
 #include "routing/balancer.hpp"
@@ -41,7 +42,10 @@ class Worker {
 
   // Opens this worker's listening sockets (SO_REUSEPORT). Returns "" or the error.
   std::string listen();
-  void start();           // runs the io_context on a new thread
+  // How the worker's thread waits for sockets: Asio's epoll reactor alone, or an io_uring ring
+  // around it for the relay's reads and writes (ring.hpp; epoll if the ring cannot be opened).
+  enum class Io { kEpoll, kRing };
+  void start(Io io);      // runs the io_context on a new thread
   void stop_accepting();  // posted: close the listeners
   // Shutting down (on this worker's thread): idle sessions end now, busy ones at their transaction's end.
   void begin_drain();
@@ -153,6 +157,9 @@ class Worker {
   // timers, reactor): per transaction, each of the two handlers it runs took and released its mutex
   // twice. Asio's resolver needs a locking io_context: server connections resolve host names on a
   // thread of their own (connect_tcp in pg/server_conn.cpp).
+  // (Declared before io_: sessions and server connections still let go of their channels when
+  // io_ and pools_ are destroyed.)
+  std::unique_ptr<Ring> ring_;
   asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
   // post(): functions queued by other threads, and an eventfd the worker's reactor waits on,
   // written when the queue was empty.

@@ -313,6 +313,7 @@ void Session::finish_server(bool reusable) {
   worker_.on_detach(server_->target->cluster_index, server_->target->node_index);
   pool_->on_return();
   if (reusable && server_->usable() && server_->in.empty()) {
+    server_->stream.watch_idle();  // (on the ring: what arrives while idle is seen at reuse)
     pool_->release(std::move(server_));
   } else {
     pool_->drop(std::move(server_));
