@@ -1,6 +1,8 @@
 // drained_and_quiet(): the reactor's own record of whether a socket may hold unread bytes.
 #include "proxy/net/drained_read.hpp"
 
+#include <sys/epoll.h>
+
 #include <boost/asio/detail/op_queue.hpp>
 #include <boost/asio/detail/scheduler_operation.hpp>
 
@@ -25,6 +27,23 @@ struct ExposeSpeculativeFlags {
 };
 template struct ExposeSpeculativeFlags<&DescriptorState::try_speculative_>;
 
+// The same for the descriptor's registered events and the reactor's epoll descriptor.
+using RegisteredEvents = std::uint32_t DescriptorState::*;
+RegisteredEvents registered_events();
+template <RegisteredEvents Events>
+struct ExposeRegisteredEvents {
+  friend RegisteredEvents registered_events() { return Events; }
+};
+template struct ExposeRegisteredEvents<&DescriptorState::registered_events_>;
+
+using EpollFd = int ad::epoll_reactor::*;
+EpollFd epoll_fd();
+template <EpollFd Fd>
+struct ExposeEpollFd {
+  friend EpollFd epoll_fd() { return Fd; }
+};
+template struct ExposeEpollFd<&ad::epoll_reactor::epoll_fd_>;
+
 // Whether the descriptor waits in the scheduler's queue with events of the last epoll_wait not yet
 // looked at. The reactor queues every descriptor of an epoll batch before any handler runs, and the
 // scheduler puts its own task marker after them: a queued descriptor is never the queue's last
@@ -36,6 +55,24 @@ bool events_pending(DescriptorState* state) {
 }
 
 }  // namespace
+
+int epoll_descriptor(DrainedReactor& reactor) { return reactor.*epoll_fd(); }
+
+void leave_reactor(tcp::socket& socket) {
+  DescriptorState* state = drained_read_detail::SocketAccess::implementation(socket).reactor_data_;
+  if (state == nullptr || !socket.is_open()) return;
+  epoll_event ev{};
+  ::epoll_ctl(epoll_descriptor(drained_reactor(socket)), EPOLL_CTL_DEL, socket.native_handle(), &ev);
+}
+
+void rejoin_reactor(tcp::socket& socket) {
+  DescriptorState* state = drained_read_detail::SocketAccess::implementation(socket).reactor_data_;
+  if (state == nullptr || !socket.is_open()) return;
+  epoll_event ev{};
+  ev.events = state->*registered_events();
+  ev.data.ptr = state;
+  ::epoll_ctl(epoll_descriptor(drained_reactor(socket)), EPOLL_CTL_ADD, socket.native_handle(), &ev);
+}
 
 bool drained_and_quiet(tcp::socket& socket) {
   if (!socket.is_open()) return false;

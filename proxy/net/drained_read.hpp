@@ -204,4 +204,15 @@ auto async_read_drained(DrainedReactor& reactor, tcp::socket& socket, asio::muta
 // socket's own io_context thread (the reactor's state is unlocked in our single-threaded io_contexts).
 bool drained_and_quiet(tcp::socket& socket);
 
+// A socket whose reads go by the worker's io_uring ring (ring.hpp) leaves its reactor's epoll set,
+// so that its bytes raise no epoll events nobody waits for (each would wake the worker's loop and
+// cost an epoll_wait); it rejoins before any Asio read or wait starts on it. Only between
+// operations of the reactor (none pending on the socket); on the socket's own io_context thread.
+// rejoin_reactor() registers the events Asio registered, and the kernel reports at once what is
+// already there (EPOLLET reports the current state when a descriptor is added).
+void leave_reactor(tcp::socket& socket);
+void rejoin_reactor(tcp::socket& socket);
+// The reactor's epoll descriptor (the ring polls it).
+int epoll_descriptor(DrainedReactor& reactor);
+
 }  // namespace baton::proxy

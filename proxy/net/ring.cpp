@@ -12,10 +12,14 @@
 #include <utility>
 
 #include <boost/asio/detail/epoll_reactor.hpp>
+#include <boost/asio/detail/op_queue.hpp>
+#include <boost/asio/detail/scheduler.hpp>
 #include <boost/version.hpp>
 
+#include "proxy/net/drained_read.hpp"
+
 static_assert(BOOST_VERSION / 100 == 1081,
-              "proxy/net/ring.cpp reads Boost 1.81's epoll reactor internals: review it for this version");
+              "proxy/net/ring.cpp reads Boost 1.81's scheduler internals: review it for this version");
 
 namespace baton::proxy {
 
@@ -29,16 +33,37 @@ constexpr unsigned kEntries = 1024;
 
 thread_local Ring* current_ring = nullptr;
 
-// The epoll descriptor is private to Asio's reactor. An explicit instantiation may name a private
-// member ([temp.spec.general]), and the friend it defines hands the member pointer out (as
-// drained_read.cpp does for the reactor's read flags). Boost is pinned by the static_assert above.
-using EpollFdMember = int asio::detail::epoll_reactor::*;
-EpollFdMember epoll_fd_member();
-template <EpollFdMember M>
-struct ExposeEpollFd {
-  friend EpollFdMember epoll_fd_member() { return M; }
+// Whether Asio's scheduler holds handlers ready to run: its queue and the marker of its reactor
+// task are private. An explicit instantiation may name a private member ([temp.spec.general]),
+// and the friend it defines hands the member pointer out (as drained_read.cpp does for the
+// reactor). Boost is pinned by the static_assert above.
+struct QueueTag {
+  friend auto queue_member(QueueTag);
 };
-template struct ExposeEpollFd<&asio::detail::epoll_reactor::epoll_fd_>;
+template <auto M>
+struct ExposeQueue {
+  friend auto queue_member(QueueTag) { return M; }
+};
+template struct ExposeQueue<&asio::detail::scheduler::op_queue_>;
+struct TaskTag {
+  friend auto task_member(TaskTag);
+};
+template <auto M>
+struct ExposeTask {
+  friend auto task_member(TaskTag) { return M; }
+};
+template struct ExposeTask<&asio::detail::scheduler::task_operation_>;
+
+// Outside its run functions the scheduler's queue holds the reactor task's marker and whatever
+// was posted since (from this thread: a ring callback resuming a coroutine that posts; from others:
+// never, workers take functions through their inbox, an eventfd Asio's reactor watches).
+bool handlers_ready(asio::detail::scheduler& s) {
+  auto& queue = s.*queue_member(QueueTag{});
+  asio::detail::scheduler_operation* task = &(s.*task_member(TaskTag{}));
+  asio::detail::scheduler_operation* front = queue.front();
+  if (front == nullptr) return false;
+  return front != task || asio::detail::op_queue_access::next(task) != nullptr;
+}
 
 error_code from_errno(int e) { return error_code(e, asio::error::get_system_category()); }
 
@@ -418,6 +443,7 @@ void Ring::on_write(Op* op, int res) {
 void Ring::complete(std::uint64_t user_data, int res) {
   if (user_data == kAsioPoll) {
     asio_poll_armed_ = false;
+    asio_due_ = true;
     return;
   }
   if (user_data == kIgnore) return;
@@ -484,11 +510,17 @@ void Ring::arm_asio_poll() {
 void Ring::run(asio::io_context& io) {
   current_ring = this;
   impl_->stopped = false;
-  asio_epoll_fd_ = asio::use_service<asio::detail::epoll_reactor>(io).*epoll_fd_member();
+  asio_epoll_fd_ = epoll_descriptor(asio::use_service<asio::detail::epoll_reactor>(io));
+  asio::detail::scheduler& scheduler = asio::use_service<asio::detail::scheduler>(io);
+  asio_due_ = true;
   for (;;) {
     // Asio's ready handlers, and its epoll descriptor read without waiting (timers, accepts,
-    // logins, parked clients, functions from other threads).
-    io.poll();
+    // logins, parked clients, functions from other threads): when the descriptor turned readable
+    // or something was posted, not on every batch (an epoll_wait each time).
+    if (asio_due_ || handlers_ready(scheduler)) {
+      asio_due_ = false;
+      io.poll();
+    }
     if (io.stopped()) break;
     if (!asio_poll_armed_) arm_asio_poll();
     // (Callbacks owed without a completion: no waiting, they run right after this submission.)

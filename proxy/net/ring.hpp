@@ -108,6 +108,7 @@ class Ring {
   std::vector<Channel*> free_channels_;
   std::size_t in_kernel_ = 0;
   bool asio_poll_armed_ = false;
+  bool asio_due_ = false;  // Asio's epoll descriptor turned readable since its last poll
   int asio_epoll_fd_ = -1;
 };
 

@@ -42,6 +42,7 @@ Stream::Stream(Stream&& o) noexcept
       ring_(std::exchange(o.ring_, nullptr)),
       channel_(std::exchange(o.channel_, nullptr)),
       ring_write_(std::move(o.ring_write_)),
+      reactor_left_(o.reactor_left_),
       writing_(o.writing_) {}
 
 Stream& Stream::operator=(Stream&& o) noexcept {
@@ -53,6 +54,7 @@ Stream& Stream::operator=(Stream&& o) noexcept {
     ring_ = std::exchange(o.ring_, nullptr);
     channel_ = std::exchange(o.channel_, nullptr);
     ring_write_ = std::move(o.ring_write_);
+    reactor_left_ = o.reactor_left_;
     writing_ = o.writing_;
   }
   return *this;
@@ -64,6 +66,12 @@ Stream::~Stream() { leave_ring(); }
 Ring::Channel* Stream::channel() {
   if (channel_ == nullptr) channel_ = ring_->attach(plain_->native_handle());
   return channel_;
+}
+
+void Stream::rejoin() {
+  if (!reactor_left_) return;
+  reactor_left_ = false;
+  rejoin_reactor(*plain_);
 }
 
 void Stream::leave_ring() {
@@ -87,6 +95,7 @@ awaitable<void> Stream::close_after_final(std::chrono::milliseconds limit) {
   }
   error_code ignored;
   if (channel_ != nullptr) ring_->close(channel_);  // what the ring holds goes out before the end of sending
+  rejoin();
   plain_->shutdown(tcp::socket::shutdown_send, ignored);
   asio::steady_timer timer(co_await asio::this_coro::executor, limit);
   std::array<std::uint8_t, 512> sink;
@@ -158,7 +167,10 @@ void Stream::start_read(ReadHandler&& handler, asio::mutable_buffer buffer, cons
   if (tls_) {
     if (slot != nullptr) tls_->async_read_some(buffer, asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
     else tls_->async_read_some(buffer, TupleHandler(std::move(handler)));
-  } else if (slot != nullptr) {
+    return;
+  }
+  rejoin();
+  if (slot != nullptr) {
     start_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
   } else {
     start_read_drained(*reactor_, *plain_, buffer, TupleHandler(std::move(handler)));
@@ -177,17 +189,25 @@ struct ReadThen {
 }  // namespace
 
 void Stream::read_then(asio::mutable_buffer buffer, void* context, ReadDone done) {
-  if (ring_ != nullptr) return ring_->read(channel(), buffer, context, done);
+  if (ring_ != nullptr) {
+    if (!reactor_left_) {  // (its bytes would raise epoll events nobody waits for)
+      leave_reactor(*plain_);
+      reactor_left_ = true;
+    }
+    return ring_->read(channel(), buffer, context, done);
+  }
   start_read_drained(*reactor_, *plain_, buffer, ReadThen{context, done});
 }
 
 awaitable<error_code> Stream::wait_readable(asio::cancellation_slot slot) {
   if (tls_) co_return error_code{};
+  rejoin();
   auto [ec] = co_await plain_->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(slot, use_tuple));
   co_return ec;
 }
 
 void Stream::when_readable(std::function<void(error_code)> done) {
+  rejoin();
   // std::allocator: not Asio's per-thread recycling, which may hand a long idle wait a block left
   // over from a much larger coroutine frame.
   plain_->async_wait(tcp::socket::wait_read,
@@ -336,6 +356,7 @@ awaitable<error_code> Stream::tls_upgrade(asio::ssl::context& context, asio::ssl
     ring_->forget(channel_);
     channel_ = nullptr;
   }
+  rejoin();
   ring_ = nullptr;
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(*plain_), context);
   plain_.reset();

@@ -106,6 +106,7 @@ class Stream {
   Ring::Channel* channel();  // this socket on ring_, attached on first use
   awaitable<error_code> write_by_ring(std::span<const asio::const_buffer> buffers);
   void leave_ring();         // the socket leaves the ring (closed, or upgraded to TLS)
+  void rejoin();             // back in Asio's reactor before an Asio read or wait (drained_read.hpp)
 
   awaitable<error_code> tls_upgrade(asio::ssl::context& context, asio::ssl::stream_base::handshake_type type,
                                     const std::string& server_name, bool verify_host_name);
@@ -117,6 +118,7 @@ class Stream {
   Ring::Channel* channel_ = nullptr;
   struct RingWrite;                        // a write() waiting for the ring
   std::unique_ptr<RingWrite> ring_write_;
+  bool reactor_left_ = false;              // out of the reactor's epoll set while the ring reads it
   bool writing_ = false;
 };
 
