@@ -322,6 +322,8 @@ bool Ring::quiet(Channel* ch) {
   return quiet;
 }
 
+void Ring::read_elsewhere(Channel* ch) { ch->drained = false; }
+
 void Ring::end_watch(Channel* ch) {
   if (ch->watch == nullptr || ch->watch_cancelled) return;
   ch->watch_cancelled = true;

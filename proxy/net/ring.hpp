@@ -67,6 +67,8 @@ class Ring {
   // the batch).
   void watch(Channel* ch);
   bool quiet(Channel* ch);
+  // The socket was read by other means (Asio, a direct recv): whether it is empty is not known.
+  void read_elsewhere(Channel* ch);
 
   // Takes a copy of the bytes for sending: false (nothing taken) while the channel already holds
   // kMaxQueuedBytes or more not yet sent, for the caller to wait with write_then().

@@ -170,6 +170,7 @@ void Stream::start_read(ReadHandler&& handler, asio::mutable_buffer buffer, cons
     return;
   }
   rejoin();
+  if (channel_ != nullptr) ring_->read_elsewhere(channel_);
   if (slot != nullptr) {
     start_read_drained(*reactor_, *plain_, buffer, asio::bind_cancellation_slot(*slot, TupleHandler(std::move(handler))));
   } else {
@@ -325,6 +326,7 @@ std::size_t Stream::read_now(asio::mutable_buffer buffer, error_code& ec) {
     ec = asio::error::would_block;
     return 0;
   }
+  if (channel_ != nullptr) ring_->read_elsewhere(channel_);
   for (;;) {
     const ssize_t n = sys::recv(plain_->native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n > 0) return static_cast<std::size_t>(n);

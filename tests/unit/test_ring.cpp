@@ -354,3 +354,29 @@ TEST_CASE("ring: an idle socket's watch says whether anything arrived since its 
   h.ring->close(ch);
   h.ring->forget(ch);
 }
+
+TEST_CASE("ring: a socket read by other means is not known to be empty: no watch, not quiet", "[ring]") {
+  Harness h;
+  Ring::Channel* ch = h.ring->attach(h.a.native_handle());
+  std::array<char, 64> buffer{};
+  Got g{.io = &h.io};
+  bool quiet_after_ring_read = false;
+  bool quiet_after_other_read = true;
+  asio::write(h.b, asio::buffer(std::string("xy")));
+  asio::post(h.io, [&] { h.ring->read(ch, asio::buffer(buffer), &g, got); });
+  h.run();
+  REQUIRE(g.n == 2);
+  asio::post(h.io, [&] {
+    h.ring->watch(ch);
+    quiet_after_ring_read = h.ring->quiet(ch);  // (set and not fired: quiet)
+    h.ring->read_elsewhere(ch);
+    h.ring->watch(ch);
+    quiet_after_other_read = h.ring->quiet(ch);
+    h.io.stop();
+  });
+  h.run();
+  CHECK(quiet_after_ring_read);
+  CHECK_FALSE(quiet_after_other_read);
+  h.ring->close(ch);
+  h.ring->forget(ch);
+}
